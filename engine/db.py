@@ -1,0 +1,92 @@
+"""Database engines, sessions and the one-transaction-per-state-change rule."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from typing import TypeVar
+
+from sqlalchemy import create_engine, event
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm.exc import StaleDataError
+
+from .errors import EngineStepFailed, StaleInstance
+
+T = TypeVar("T")
+
+DEFAULT_DATABASE_URL = "sqlite:///instance/jiedai.sqlite3"
+WRITE_OPTION = "jiedai_write"
+
+
+def database_url() -> str:
+    return os.environ.get("DATABASE_URL", DEFAULT_DATABASE_URL)
+
+
+def make_engine(url: str | None = None) -> Engine:
+    """An engine for `url` (default: `DATABASE_URL` or the SQLite file).
+
+    SQLite gets WAL, a busy timeout and `BEGIN IMMEDIATE` so that two writers queue instead
+    of failing half-way with "database is locked"."""
+    url = url or database_url()
+    if url.startswith("sqlite"):
+        _ensure_sqlite_folder(url)
+        engine = create_engine(url, connect_args={"timeout": 30})
+        _configure_sqlite(engine)
+        return engine
+    return create_engine(url, pool_pre_ping=True)
+
+
+def _ensure_sqlite_folder(url: str) -> None:
+    path = url.split("///", 1)[-1]
+    if path and path != ":memory:":
+        folder = os.path.dirname(os.path.abspath(path))
+        os.makedirs(folder, exist_ok=True)
+
+
+def _configure_sqlite(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection, _record):
+        # Let SQLAlchemy, not pysqlite, decide when transactions begin.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection):
+        # A state change takes the write lock up front (`perform` marks it), so two writers
+        # queue instead of failing half-way; reads stay deferred and never block writers.
+        write = connection.get_execution_options().get(WRITE_OPTION)
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+
+def make_session_factory(engine: Engine) -> sessionmaker[Session]:
+    return sessionmaker(bind=engine, expire_on_commit=False)
+
+
+def perform(session: Session, action: Callable[[Session], T]) -> T:
+    """Run one state change as one transaction.
+
+    If the engine steps fail (a script or service task raised), everything is rolled back;
+    the incident is then recorded in a transaction of its own and `InstanceFailed` raised."""
+    from .incidents import record_incident  # imported late: incidents imports runtime models
+
+    if session.in_transaction():
+        # Reads done earlier in the request end here, so the write transaction starts fresh
+        # (on SQLite that is what takes the write lock).
+        session.rollback()
+    try:
+        with session.begin():
+            session.connection(execution_options={WRITE_OPTION: True})
+            return action(session)
+    except StaleDataError as exc:
+        # `UPDATE ... WHERE lock_version = :seen` hit no row: someone else saved first.
+        raise StaleInstance() from exc
+    except EngineStepFailed as failure:
+        with session.begin():
+            session.connection(execution_options={WRITE_OPTION: True})
+            incident = record_incident(session, failure)
+        raise failure.as_instance_failed(incident) from failure

@@ -1,0 +1,62 @@
+"""The registry of service-task handlers, named in diagrams by `spiffworkflow:serviceTaskOperator`.
+
+A handler is `handler(data, params) -> dict | None`: `data` is a copy of the task data,
+`params` the operator's evaluated parameters by name; a returned dict is merged into the task
+data. Handlers are registered, never patched in:
+
+    @register_service("notify_owner")
+    def notify_owner(data: dict, params: dict) -> dict | None: ...
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+ServiceHandler = Callable[[dict[str, Any], dict[str, Any]], dict[str, Any] | None]
+
+_handlers: dict[str, ServiceHandler] = {}
+
+
+class UnknownServiceOperator(LookupError):
+    """A diagram names an operator no handler was registered for."""
+
+    def __init__(self, operator_id: str):
+        super().__init__(f"No service handler is registered for operator '{operator_id}'")
+        self.operator_id = operator_id
+
+
+def register_service(
+    operator_id: str, *, replace: bool = False
+) -> Callable[[ServiceHandler], ServiceHandler]:
+    """Decorator registering `handler` for `operator_id`.
+
+    Registering a different handler under a taken id is refused unless `replace=True`
+    (two procedures silently sharing an operator id would be a bug)."""
+
+    def decorator(handler: ServiceHandler) -> ServiceHandler:
+        existing = _handlers.get(operator_id)
+        if existing is not None and existing is not handler and not replace:
+            raise ValueError(f"Service operator '{operator_id}' is already registered")
+        _handlers[operator_id] = handler
+        return handler
+
+    return decorator
+
+
+def unregister_service(operator_id: str) -> None:
+    """Remove a handler (tests that register throw-away operators)."""
+    _handlers.pop(operator_id, None)
+
+
+def service_handler(operator_id: str) -> ServiceHandler:
+    """The handler registered for `operator_id`; raises `UnknownServiceOperator`."""
+    try:
+        return _handlers[operator_id]
+    except KeyError:
+        raise UnknownServiceOperator(operator_id) from None
+
+
+def registered_operators() -> frozenset[str]:
+    """Every registered operator id (the deploy check refuses diagrams naming others)."""
+    return frozenset(_handlers)

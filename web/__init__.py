@@ -1,0 +1,1 @@
+"""The Flask web application of jiedai: `web.app.create_app` builds it."""

@@ -1,0 +1,1 @@
+"""Procedure-specific code: registers, service-task handlers, demo data, benchmarks."""
