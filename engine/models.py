@@ -120,8 +120,9 @@ class ProcessVersion(Base):
     model_id: Mapped[int] = mapped_column(ForeignKey("process_model.id"))
     number: Mapped[int] = mapped_column(Integer)
     checksum: Mapped[str] = mapped_column(String(64), index=True)
-    files: Mapped[dict] = mapped_column(JSON)  # {relative file name: text}
-    spec_json: Mapped[str] = mapped_column(Text)  # serialized SpiffWorkflow specs
+    # Large and immutable: loaded only on a cache miss (see specs_cache).
+    files: Mapped[dict] = mapped_column(JSON, deferred=True)  # {relative file name: text}
+    spec_json: Mapped[str] = mapped_column(Text, deferred=True)  # serialized SpiffWorkflow specs
     serializer_version: Mapped[str] = mapped_column(String(20))
     deployed_by: Mapped[str] = mapped_column(String(64))
     deployed_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -149,7 +150,8 @@ class ProcessInstance(Base):
     status: Mapped[str] = mapped_column(String(20), default=InstanceStatus.RUNNING)
     business_key: Mapped[str] = mapped_column(String(64), index=True)
     title: Mapped[str] = mapped_column(String(300), default="")
-    state_json: Mapped[str] = mapped_column(Text)
+    # Lists never need the state; the runtime loads it with the row it locks.
+    state_json: Mapped[str] = mapped_column(Text, deferred=True)
     serializer_version: Mapped[str] = mapped_column(String(20))
     lock_version: Mapped[int] = mapped_column(Integer, default=1)
     started_by_id: Mapped[int] = mapped_column(ForeignKey("user.id"))
@@ -222,10 +224,10 @@ class HumanTask(Base):
     # Sequential position among all tasks of the instance, for a stable history order.
     seq: Mapped[int] = mapped_column(Integer, default=0)
 
-    instance: Mapped[ProcessInstance] = relationship(lazy="joined")
-    claimed_by: Mapped[User | None] = relationship(foreign_keys=[claimed_by_id], lazy="joined")
-    assignee: Mapped[User | None] = relationship(foreign_keys=[assignee_id], lazy="joined")
-    completed_by: Mapped[User | None] = relationship(foreign_keys=[completed_by_id], lazy="joined")
+    instance: Mapped[ProcessInstance] = relationship()
+    claimed_by: Mapped[User | None] = relationship(foreign_keys=[claimed_by_id])
+    assignee: Mapped[User | None] = relationship(foreign_keys=[assignee_id])
+    completed_by: Mapped[User | None] = relationship(foreign_keys=[completed_by_id])
     candidates: Mapped[list[HumanTaskCandidate]] = relationship(
         cascade="all, delete-orphan", lazy="selectin"
     )

@@ -6,14 +6,13 @@ projections and audit events → commit)."""
 
 from __future__ import annotations
 
-import json
 from uuid import UUID
 
 from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.dmn.specs.business_rule_task_mixin import BusinessRuleTaskMixin
 from SpiffWorkflow.task import Task, TaskState
 from sqlalchemy import select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, undefer
 
 from forms.validation import validate
 
@@ -44,7 +43,7 @@ from .models import (
 )
 from .projection import clear_projections, sync_projections
 from .serialization import SERIALIZER_VERSION, dump_state, load_state, new_workflow
-from .specs_cache import specs_for
+from .specs_cache import form_schemas, specs_for
 
 RETRY_ROLE = "process_owner"
 
@@ -69,6 +68,7 @@ def load_instance(
     session: Session, instance_id: int, *, for_update: bool = False
 ) -> ProcessInstance:
     query = select(ProcessInstance).where(ProcessInstance.id == instance_id)
+    query = query.options(undefer(ProcessInstance.state_json))
     if for_update:
         # PostgreSQL: the row lock makes a second writer wait and then see the new state.
         query = query.with_for_update().execution_options(populate_existing=True)
@@ -104,8 +104,7 @@ def form_schema(instance: ProcessInstance, form_file: str | None) -> dict | None
     """The task form from the instance's own version (never the newest files)."""
     if not form_file:
         return None
-    text = instance.version.files.get(f"forms/{form_file}")
-    return json.loads(text) if text else None
+    return form_schemas(instance.version).get(form_file)
 
 
 # --- actions --------------------------------------------------------------------------------
@@ -140,7 +139,7 @@ def start_instance(
     session.flush()  # why: the business key, projections and audit events need the id
     instance.assign_business_key()
     _audit(session, "instance:start", user, instance, payload={"data": data or {}})
-    _advance(
+    advance(
         session,
         instance,
         workflow,
@@ -227,7 +226,7 @@ def _complete(session, instance, row, user, data, *, retried_by: User | None = N
         role=_acting_role(row, user),
     )
     replay = {"action": "complete", "human_task_id": row.id, "user_id": user.id, "data": clean}
-    _advance(session, instance, workflow, actor=user.username, replay=replay)
+    advance(session, instance, workflow, actor=user.username, replay=replay)
     return instance
 
 
@@ -288,14 +287,14 @@ def retry_instance(session: Session, instance_id: int, user: User) -> ProcessIns
         row = load_task(session, replay["human_task_id"])
         submitter = session.get(User, replay["user_id"])
         return _complete(session, instance, row, submitter, replay["data"], retried_by=user)
-    _advance(session, instance, load_workflow(instance), actor=user.username, replay=replay)
+    advance(session, instance, load_workflow(instance), actor=user.username, replay=replay)
     return instance
 
 
 # --- engine steps and saving ----------------------------------------------------------------
 
 
-def _advance(session, instance, workflow: BpmnWorkflow, *, actor: str, replay: dict) -> None:
+def advance(session, instance, workflow: BpmnWorkflow, *, actor: str, replay: dict) -> None:
     """Run engine steps, then save state, projections, register rows and audit events.
 
     A script, condition, table or handler that raises becomes `EngineStepFailed`; the caller's

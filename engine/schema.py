@@ -19,8 +19,9 @@ def alembic_config() -> Config:
     return config
 
 
-def migrate(engine: Engine, revision: str = "head") -> None:
-    """Bring the database to `revision` (default: the newest schema)."""
+def migrate(engine: Engine, revision: str = "heads") -> None:
+    """Bring the database to `revision` (default: every head, so procedures developed side by
+    side may each add a revision on the initial schema)."""
     config = alembic_config()
     with engine.begin() as connection:
         config.attributes["connection"] = connection

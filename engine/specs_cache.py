@@ -2,29 +2,56 @@
 
 from __future__ import annotations
 
+import json
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
+from typing import TypeVar
 
 from SpiffWorkflow.bpmn.specs.bpmn_process_spec import BpmnProcessSpec
 
+from .bundles import FORM_PREFIX
 from .models import ProcessVersion
 from .serialization import load_specs
 
 MAX_VERSIONS = 64
+T = TypeVar("T")
 
-_cache: OrderedDict[int, tuple[BpmnProcessSpec, dict]] = OrderedDict()
-_lock = threading.Lock()
+class _VersionCache:
+    """A small LRU of values derived from immutable versions, keyed by version id."""
+
+    def __init__(self, load: Callable[[ProcessVersion], T]):
+        self._load = load
+        self._values: OrderedDict[int, T] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, version: ProcessVersion) -> T:
+        with self._lock:
+            if version.id in self._values:
+                self._values.move_to_end(version.id)
+                return self._values[version.id]
+        value = self._load(version)  # outside the lock: deserializing takes milliseconds
+        with self._lock:
+            self._values[version.id] = value
+            while len(self._values) > MAX_VERSIONS:
+                self._values.popitem(last=False)
+        return value
+
+
+def _form_schemas(version: ProcessVersion) -> dict[str, dict]:
+    return {name.removeprefix(FORM_PREFIX): json.loads(text)
+            for name, text in version.files.items() if name.startswith(FORM_PREFIX)}
+
+
+_specs = _VersionCache(lambda version: load_specs(version.spec_json))
+_forms = _VersionCache(_form_schemas)
 
 
 def specs_for(version: ProcessVersion) -> tuple[BpmnProcessSpec, dict]:
     """The version's (spec, subprocess_specs), deserialized once per process."""
-    with _lock:
-        if version.id in _cache:
-            _cache.move_to_end(version.id)
-            return _cache[version.id]
-    specs = load_specs(version.spec_json)
-    with _lock:
-        _cache[version.id] = specs
-        while len(_cache) > MAX_VERSIONS:
-            _cache.popitem(last=False)
-    return specs
+    return _specs.get(version)
+
+
+def form_schemas(version: ProcessVersion) -> dict[str, dict]:
+    """The version's form schemas by file name, parsed once per process. Do not mutate."""
+    return _forms.get(version)

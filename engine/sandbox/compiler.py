@@ -43,8 +43,10 @@ def _is_constant_sequence(node: ast.expr) -> bool:
 
 
 def _pair_is_safe(left: ast.expr, op: ast.cmpop, right: ast.expr) -> bool:
-    # Comparing with a literal scalar never recurses; `x in ("a", "b")` compares x with each
-    # literal. `x in {...}` hashes x, so it needs the walk.
+    # Identity and comparing with a literal scalar never recurse; `x in ("a", "b")` compares
+    # x with each literal. `x in {...}` hashes x, so it needs the walk.
+    if isinstance(op, ast.Is | ast.IsNot):
+        return True
     if _is_scalar_constant(left) or _is_scalar_constant(right):
         return True
     if isinstance(op, ast.In | ast.NotIn):

@@ -8,6 +8,7 @@ its own budget."""
 
 from __future__ import annotations
 
+import ast
 import builtins
 from collections.abc import Mapping
 from functools import partial
@@ -38,10 +39,11 @@ from .values import check_data
 
 # Runtime functions that need the evaluation's budget, by the name the compiled code uses.
 _BUDGETED: dict[str, Any] = {
-    **dict(zip(BINARY_OPERATORS.values(), (
-        operations.add, operations.multiply, operations.power, operations.left_shift,
-        operations.modulo,
-    ), strict=True)),
+    BINARY_OPERATORS[ast.Add]: operations.add,
+    BINARY_OPERATORS[ast.Mult]: operations.multiply,
+    BINARY_OPERATORS[ast.Pow]: operations.power,
+    BINARY_OPERATORS[ast.LShift]: operations.left_shift,
+    BINARY_OPERATORS[ast.Mod]: operations.modulo,
     CHECK_OPERAND: operations.check_operand,
     FORMAT_VALUE: operations.format_value,
     BUILT_TEXT: operations.built_text,
@@ -55,10 +57,10 @@ _BUDGETED: dict[str, Any] = {
 _GUARDS: dict[str, Any] = {
     "_getiter_": default_guarded_getiter,
     "_write_": full_write_guard,
-    "_iter_unpack_sequence_": None,  # bound to the limits in SandboxedEnvironment
-    "_unpack_sequence_": None,
     "_apply_": operations.call_with,
 }
+# Bound to the environment's limits in SandboxedEnvironment.__init__.
+_UNPACK_GUARDS = ("_iter_unpack_sequence_", "_unpack_sequence_")
 
 # C code of the standard library imports lazily through the *caller's* builtins:
 # `date.strftime` imports `time`, `datetime.strptime` imports `_strptime`. Scripts cannot
@@ -75,7 +77,8 @@ def _internal_import(name, globals=None, locals=None, fromlist=(), level=0):  # 
 _GUARDS["__import__"] = _internal_import
 
 # Task data under any of these names would replace a helper or a guard.
-_PROTECTED_NAMES = RESERVED_NAMES | set(_BUDGETED) | set(_GUARDS) | {TICK, "__builtins__"}
+_PROTECTED_NAMES = (RESERVED_NAMES | set(_BUDGETED) | set(_GUARDS) | set(_UNPACK_GUARDS)
+                    | {TICK, "__builtins__"})
 
 
 class SandboxedEnvironment(BasePythonScriptEngineEnvironment):
