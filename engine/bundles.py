@@ -8,7 +8,7 @@ from pathlib import Path
 
 from lxml import etree
 
-from .xml_safety import parse_xml
+from .xml_safety import UnsafeXml, parse_xml
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_BPMN_DIR = REPO_ROOT / "bpmn"
@@ -59,8 +59,8 @@ def collect_bundle(bpmn_path: Path, forms_dir: Path = DEFAULT_FORMS_DIR) -> Bund
     files = {bpmn_path.name: bpmn_text}
     try:
         root = parse_xml(bpmn_text.encode("utf-8"))
-    except etree.XMLSyntaxError:
-        return Bundle(files)  # the deploy check reports the syntax error with its line
+    except (etree.XMLSyntaxError, UnsafeXml):
+        return Bundle(files)  # the deploy check reports why, with the line
     decisions = set(_texts(root, f"{{{SPIFF_NS}}}calledDecisionId"))
     for dmn_path in sorted(bpmn_path.parent.glob("*.dmn")):
         dmn_text = dmn_path.read_text(encoding="utf-8")
@@ -88,6 +88,6 @@ def _form_names(root) -> list[str]:
 def _decision_ids(dmn_text: str) -> set[str]:
     try:
         root = parse_xml(dmn_text.encode("utf-8"))
-    except etree.XMLSyntaxError:
+    except (etree.XMLSyntaxError, UnsafeXml):
         return set()
     return {el.get("id") for ns in DMN_NAMESPACES for el in root.iter(f"{{{ns}}}decision")}
