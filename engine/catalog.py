@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from .deploy import role_codes
+from .lanes import role_codes
 from .models import ProcessModel, ProcessVersion, User
 from .specs_cache import specs_for
 

@@ -20,6 +20,7 @@ from . import audit_chain
 from .bundles import SPIFF_NS, Bundle
 from .errors import DeployRefused, Problem
 from .identity import ROLE_LABELS
+from .lanes import role_codes
 from .models import ProcessModel, ProcessVersion, User
 from .parsing import BPMN_NS, ParsedBundle, executable_process, parse_bundle
 from .sandbox import RESERVED_NAMES, check_dmn_entry, check_source
@@ -179,6 +180,12 @@ def _known_names(bundle: Bundle, roots: dict) -> frozenset[str]:
         else:
             for script in root.iter(f"{B}script", f"{S}preScript", f"{S}postScript"):
                 names.update(_assigned_names(script.text or ""))
+            # A service task stores its handler's result under its resultVariable.
+            names.update(
+                op.get("resultVariable")
+                for op in root.iter(f"{S}serviceTaskOperator")
+                if op.get("resultVariable")
+            )
     return frozenset(names)
 
 
@@ -348,8 +355,3 @@ def _child_text(element) -> str:
 
 def _local(tag) -> str:
     return etree.QName(tag).localname if isinstance(tag, str) else ""
-
-
-def role_codes(lane_name: str | None) -> list[str]:
-    """Role codes of a lane name (`deputy_director,director`)."""
-    return [code.strip() for code in (lane_name or "").split(",") if code.strip()]

@@ -22,6 +22,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from .lanes import role_codes
+
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
@@ -160,7 +162,7 @@ class ProcessInstance(Base):
     ended_at: Mapped[datetime | None]
 
     version: Mapped[ProcessVersion] = relationship(lazy="joined")
-    started_by: Mapped[User] = relationship(lazy="joined")
+    started_by: Mapped[User] = relationship()
 
     __mapper_args__ = {"version_id_col": lock_version}
 
@@ -228,13 +230,12 @@ class HumanTask(Base):
     claimed_by: Mapped[User | None] = relationship(foreign_keys=[claimed_by_id])
     assignee: Mapped[User | None] = relationship(foreign_keys=[assignee_id])
     completed_by: Mapped[User | None] = relationship(foreign_keys=[completed_by_id])
-    candidates: Mapped[list[HumanTaskCandidate]] = relationship(
-        cascade="all, delete-orphan", lazy="selectin"
-    )
+    # Written with the task for the inbox's indexed join; checks read the lane instead.
+    candidates: Mapped[list[HumanTaskCandidate]] = relationship(cascade="all, delete-orphan")
 
     @property
     def candidate_roles(self) -> list[str]:
-        return [c.role_code for c in self.candidates]
+        return role_codes(self.lane)
 
 
 class HumanTaskCandidate(Base):

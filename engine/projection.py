@@ -12,7 +12,7 @@ from SpiffWorkflow.task import Task, TaskState
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from .deploy import role_codes
+from .lanes import role_codes
 from .models import (
     HumanTask,
     HumanTaskCandidate,
@@ -40,28 +40,20 @@ def sync_projections(session: Session, instance: ProcessInstance, workflow: Bpmn
 
 def _sync_human_tasks(session, instance, workflow, timers) -> None:
     ready = {str(task.id): task for task in ready_user_tasks(workflow)}
-    open_rows = session.scalars(
-        select(HumanTask).where(
-            HumanTask.instance_id == instance.id, HumanTask.status == TaskStatus.OPEN
-        )
-    ).all()
+    rows = session.scalars(select(HumanTask).where(HumanTask.instance_id == instance.id)).all()
+    open_rows = [row for row in rows if row.status == TaskStatus.OPEN]
     for row in open_rows:
         if row.task_guid not in ready:
             # Gone without being completed here: cancelled by an interrupting event or the end.
             row.status = TaskStatus.CANCELLED
             row.completed_at = utcnow()
     known = {row.task_guid for row in open_rows}
-    seq = _next_seq(session, instance.id)
+    seq = max((row.seq for row in rows), default=0) + 1
     for guid, task in ready.items():
         if guid in known:
             continue
         session.add(_new_row(session, instance, task, guid, seq, _due_at(task, timers)))
         seq += 1
-
-
-def _next_seq(session: Session, instance_id: int) -> int:
-    rows = session.scalars(select(HumanTask.seq).where(HumanTask.instance_id == instance_id)).all()
-    return max(rows, default=0) + 1
 
 
 def _new_row(session, instance, task: Task, guid: str, seq: int, due_at) -> HumanTask:

@@ -43,6 +43,7 @@ from .models import (
 )
 from .projection import clear_projections, sync_projections
 from .serialization import SERIALIZER_VERSION, dump_state, load_state, new_workflow
+from .service_tasks import service_session
 from .specs_cache import form_schemas, specs_for
 
 RETRY_ROLE = "process_owner"
@@ -71,7 +72,10 @@ def load_instance(
     query = query.options(undefer(ProcessInstance.state_json))
     if for_update:
         # PostgreSQL: the row lock makes a second writer wait and then see the new state.
-        query = query.with_for_update().execution_options(populate_existing=True)
+        # `of=`: PostgreSQL refuses FOR UPDATE on the outer-joined version and starter rows.
+        query = query.with_for_update(of=ProcessInstance).execution_options(
+            populate_existing=True
+        )
     instance = session.scalar(query)
     if instance is None:
         raise NotFound(
@@ -195,9 +199,11 @@ def unclaim_task(session: Session, human_task_id: int, user: User) -> HumanTask:
 def complete_task(session: Session, human_task_id: int, user: User, data: dict) -> ProcessInstance:
     """Validate `data` against the task's form, complete the task (claiming it if unclaimed)
     and run the engine to the next wait state."""
-    row = load_task(session, human_task_id)
-    instance = load_instance(session, row.instance_id, for_update=True)
-    row = load_task(session, human_task_id)  # again, now that the instance is locked
+    instance_id = session.scalar(select(HumanTask.instance_id).where(HumanTask.id == human_task_id))
+    if instance_id is None:
+        raise NotFound(f"任务 {human_task_id} 不存在", f"Task {human_task_id} not found")
+    instance = load_instance(session, instance_id, for_update=True)
+    row = load_task(session, human_task_id)  # read now that the instance is locked
     _check_running(instance)
     return _complete(session, instance, row, user, data)
 
@@ -301,13 +307,17 @@ def advance(session, instance, workflow: BpmnWorkflow, *, actor: str, replay: di
     transaction is then rolled back whole and the incident recorded (`engine.db.perform`)."""
     decisions: list[dict] = []
     try:
-        workflow.refresh_timers()
-        workflow.do_engine_steps(
-            will_complete_task=lambda task: _before_automatic_task(task, decisions)
-        )
+        with service_session(session):
+            workflow.refresh_timers()
+            workflow.do_engine_steps(
+                will_complete_task=lambda task: _before_automatic_task(task, decisions)
+            )
     except EngineStepFailed:
         raise
     except Exception as exc:  # noqa: BLE001 — any failure of diagram code is an incident
+        refused = _form_refusal(exc)
+        if refused is not None:
+            raise refused from exc  # a checking service task refused the form: nothing saved
         raise _step_failure(instance, exc, replay) from exc
     for decision in decisions:
         audit_chain.record(
@@ -320,6 +330,18 @@ def advance(session, instance, workflow: BpmnWorkflow, *, actor: str, replay: di
             payload=decision,
         )
     save_instance(session, instance, workflow, actor=actor)
+
+
+def _form_refusal(exc: BaseException) -> FormInvalid | None:
+    """The `FormInvalid` a service handler raised (wrapped by SpiffWorkflow), if any: a
+    checking step after a form refuses the submission with field errors, not an incident."""
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        if isinstance(exc, FormInvalid):
+            return exc
+        seen.add(id(exc))
+        exc = exc.__cause__ or exc.__context__
+    return None
 
 
 def _before_automatic_task(task: Task, decisions: list[dict]) -> None:
