@@ -10,7 +10,9 @@ data. Handlers are registered, never patched in:
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 ServiceHandler = Callable[[dict[str, Any], dict[str, Any]], dict[str, Any] | None]
@@ -60,3 +62,26 @@ def service_handler(operator_id: str) -> ServiceHandler:
 def registered_operators() -> frozenset[str]:
     """Every registered operator id (the deploy check refuses diagrams naming others)."""
     return frozenset(_handlers)
+
+
+# A handler that writes (a pass number counter, a register row) must use the Session of the
+# state change running it, so its rows commit or roll back with the instance (one transaction).
+_session: ContextVar[Any] = ContextVar("jiedai_service_session", default=None)
+
+
+@contextmanager
+def service_session(session: Any) -> Iterator[None]:
+    """Make `session` the one `current_session()` returns while engine steps run."""
+    token = _session.set(session)
+    try:
+        yield
+    finally:
+        _session.reset(token)
+
+
+def current_session() -> Any:
+    """The Session of the running state change; raises outside engine steps."""
+    session = _session.get()
+    if session is None:
+        raise RuntimeError("current_session() is only available while engine steps run")
+    return session
