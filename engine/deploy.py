@@ -186,6 +186,12 @@ def _known_names(bundle: Bundle, roots: dict) -> frozenset[str]:
                 for op in root.iter(f"{S}serviceTaskOperator")
                 if op.get("resultVariable")
             )
+            # A multi-instance child holds its item (e.g. `department`) as a data field.
+            names.update(
+                item.get("name") or item.get("id")
+                for item in root.iter(f"{B}inputDataItem", f"{B}outputDataItem")
+                if item.get("name") or item.get("id")
+            )
     return frozenset(names)
 
 
