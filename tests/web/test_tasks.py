@@ -164,3 +164,15 @@ def test_incident_is_visible_and_a_process_owner_retries(db_session, login_as, f
     clerk = login_as("front_clerk")
     assert form_post(clerk, f"/instances/{instance.id}/retry", page="/tasks/").status_code == 403
     assert db_session.scalar(select(HumanTask.id).where(HumanTask.instance_id == instance.id))
+
+
+def test_claim_and_release_from_the_task_page(db_session, login_as, form_post):
+    _instance, row = _new_contact(db_session)
+    client = login_as("front_clerk")
+    assert "认领" in client.get(f"/tasks/{row.id}").get_data(as_text=True)
+    form_post(client, f"/tasks/{row.id}/claim", page=f"/tasks/{row.id}")
+    page = client.get(f"/tasks/{row.id}").get_data(as_text=True)
+    assert "我已认领" in page and f"/tasks/{row.id}/unclaim" in page
+    form_post(client, f"/tasks/{row.id}/unclaim", page=f"/tasks/{row.id}")
+    db_session.expire_all()
+    assert db_session.get(HumanTask, row.id).claimed_by_id is None
