@@ -1,4 +1,7 @@
-"""Process versions are immutable, so their parsed specs are cached by version id."""
+"""Process versions are immutable, so what is parsed from them is cached per process.
+
+The key is the bundle's checksum, not the row id: the same id can name different bundles in
+two databases (tests, a restored backup), the same checksum never does."""
 
 from __future__ import annotations
 
@@ -18,21 +21,22 @@ MAX_VERSIONS = 64
 T = TypeVar("T")
 
 class _VersionCache:
-    """A small LRU of values derived from immutable versions, keyed by version id."""
+    """A small LRU of values derived from immutable versions, keyed by bundle checksum."""
 
     def __init__(self, load: Callable[[ProcessVersion], T]):
         self._load = load
-        self._values: OrderedDict[int, T] = OrderedDict()
+        self._values: OrderedDict[str, T] = OrderedDict()
         self._lock = threading.Lock()
 
     def get(self, version: ProcessVersion) -> T:
+        key = version.checksum
         with self._lock:
-            if version.id in self._values:
-                self._values.move_to_end(version.id)
-                return self._values[version.id]
+            if key in self._values:
+                self._values.move_to_end(key)
+                return self._values[key]
         value = self._load(version)  # outside the lock: deserializing takes milliseconds
         with self._lock:
-            self._values[version.id] = value
+            self._values[key] = value
             while len(self._values) > MAX_VERSIONS:
                 self._values.popitem(last=False)
         return value
