@@ -2,12 +2,15 @@
 
 Calendars answer "is this day a working day?" or None when they do not know the day; a
 `CalendarChain` asks each in turn and falls back to Monday–Friday. The `chinesecalendar`
-package knows the State Council's holiday notices (2004–2026 in 1.11); a calendar kept in the
-database can later be put in front of it: `CalendarChain(db_calendar, ChineseHolidayCalendar())`."""
+package knows the State Council's holiday notices (2004–2026 in 1.11); the admins' calendar in
+the database (`engine.holidays`) is put in front of it through `ActiveOverridesCalendar`, which
+reads a plain in-memory snapshot: scripts never touch a database session."""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
+from contextvars import ContextVar
 from datetime import date, datetime, timedelta
 from functools import lru_cache
 from typing import Protocol
@@ -68,7 +71,22 @@ class CalendarChain:
         return self._fallback.is_workday(day)
 
 
-DEFAULT_CALENDAR = CalendarChain(ChineseHolidayCalendar())
+#: The admins' days of the database the current transaction works on ({day: is_workday}), set
+#: by `engine.holidays` when a session begins; None outside any transaction.
+ACTIVE_OVERRIDES: ContextVar[Mapping[date, bool] | None] = ContextVar(
+    "jiedai_calendar_overrides", default=None
+)
+
+
+class ActiveOverridesCalendar:
+    """The database holiday calendar, as the snapshot `ACTIVE_OVERRIDES` holds (or no opinion)."""
+
+    def is_workday(self, day: date) -> bool | None:
+        overrides = ACTIVE_OVERRIDES.get()
+        return None if overrides is None else overrides.get(day)
+
+
+DEFAULT_CALENDAR = CalendarChain(ActiveOverridesCalendar(), ChineseHolidayCalendar())
 
 
 def is_working_day(day: date, calendar: WorkdayCalendar | None = None) -> bool:
