@@ -24,6 +24,8 @@ P3_FORMS = [
     "p3_praise_verification",
     "p3_suggestion_review",
     "p3_other_matter",
+    "p3_report_review",
+    "p3_report_acknowledgement",
 ]
 
 VISITORS = {"return_visitor": [("li.na", "李娜"), ("wang.qiang", "王强")]}
@@ -53,6 +55,8 @@ VALID_POSTS: dict[str, dict[str, str]] = {
     },
     "p3_overdue_escalation": {"escalation_note": "已电话督促保洁部主管"},
     "p3_result_report": {"result_summary": "垃圾已清运"},
+    "p3_report_review": {"review_note": "安保类投诉偏多，已要求加强夜间巡逻。"},
+    "p3_report_acknowledgement": {"acknowledgement_note": "同意，下月复查。"},
     "p3_owner_informed": {"inform_method": "home_visit", "inform_note": "业主认可"},
     "p3_return_visit_designation": {"return_visitor": "li.na"},
     "p3_return_visit": {"visit_method": "phone", "satisfaction": "satisfied"},

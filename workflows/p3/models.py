@@ -2,9 +2,19 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from engine.models import Base
@@ -44,3 +54,18 @@ class OwnerContact(Base):
     return_visitor: Mapped[str | None] = mapped_column(String(64))
     status: Mapped[str] = mapped_column(String(20), default="open")  # open, closed, error
     closed_at: Mapped[datetime | None]
+
+
+class MonthlyReport(Base):
+    """One 投诉情况月汇总表 per period: its review instance and the figures it was sent with."""
+
+    __tablename__ = "p3_monthly_report"
+    __table_args__ = (UniqueConstraint("first_day", "last_day"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    instance_id: Mapped[int] = mapped_column(ForeignKey("process_instance.id"), unique=True)
+    schedule: Mapped[str] = mapped_column(String(30))
+    first_day: Mapped[date] = mapped_column(Date)
+    last_day: Mapped[date] = mapped_column(Date)
+    figures: Mapped[dict] = mapped_column(JSON, default=dict)
+    status: Mapped[str] = mapped_column(String(20), default="open")  # open, reviewed, sent
