@@ -77,7 +77,27 @@ def load_specs(text: str) -> tuple[BpmnProcessSpec, dict]:
     registry = _SERIALIZER.registry
     dct = json.loads(text)
     subprocess_specs = {name: registry.restore(s) for name, s in dct["subprocess_specs"].items()}
-    return registry.restore(dct["spec"]), subprocess_specs
+    spec = registry.restore(dct["spec"])
+    link_event_subprocesses(spec)
+    return spec, subprocess_specs
+
+
+def link_event_subprocesses(spec: BpmnProcessSpec) -> None:
+    """Give each event sub-process of the top process its input and output links up front.
+
+    SpiffWorkflow 3.2 adds them when such a sub-process is first started
+    (`BpmnStartTask.trigger_wf`): it appends the sub-process to the start spec's outputs, and
+    on specs shared by every instance of a version each later instance would then start the
+    sub-process at once and never complete. Linked here (start in its inputs, never in the
+    start's outputs), it runs only when its event arrives and `trigger_wf` changes nothing."""
+    for name in spec.start.trigger_specs:
+        task_spec = spec.task_specs.get(name)
+        if task_spec is None:
+            continue
+        if spec.start not in task_spec.inputs:
+            task_spec.inputs = [*task_spec.inputs, spec.start]  # a property: assign, not append
+        if not task_spec.outputs:
+            task_spec.connect(spec.end)
 
 
 def dump_state(workflow: BpmnWorkflow) -> str:
