@@ -44,6 +44,11 @@ FORMAT_MESSAGES: dict[str, tuple[str, str]] = {
     ),
     "date-time": ("“{label}”须为有效的日期和时间", "{label} must be a valid date and time"),
     "email": ("“{label}”须为有效的电子邮箱地址", "{label} must be a valid e-mail address"),
+    "cn-resident-id": (
+        "“{label}”不是有效的身份证号码：须为 18 位，出生日期有效，末位校验码正确",
+        "{label} is not a valid resident ID number: 18 characters, a real birth date and "
+        "the right check character",
+    ),
 }
 
 TYPE_MESSAGES: dict[str, tuple[str, str]] = {
