@@ -16,8 +16,8 @@ from sqlalchemy.orm import Session
 
 from forms.schema import check_schema
 
-from . import audit_chain
-from .bundles import SPIFF_NS, Bundle
+from . import audit_chain, dmn_tests
+from .bundles import FORM_PREFIX, SPIFF_NS, Bundle
 from .errors import DeployRefused, Problem
 from .identity import ROLE_LABELS
 from .lanes import role_codes
@@ -107,21 +107,38 @@ def check_bundle(bundle: Bundle) -> ParsedBundle:
     known = _known_names(bundle, roots)
     bpmn_name = bpmn_names[0]
     problems += _check_bpmn(bundle, bpmn_name, roots[bpmn_name], known)
+    problems += _check_flows(bpmn_name, roots[bpmn_name])
     for dmn_name in bundle.names(".dmn"):
         problems += _check_dmn(dmn_name, roots[dmn_name], known)
     if problems:
         raise DeployRefused(problems)
     try:
-        return parse_bundle(bundle)
+        parsed = parse_bundle(bundle)
     except SpiffWorkflowException as exc:
         raise DeployRefused([_spiff_problem(bpmn_name, exc)]) from exc
+    problems = dmn_tests.bundle_problems(bundle)  # needs tables that parse: run last
+    if problems:
+        raise DeployRefused(problems)
+    return parsed
 
 
 def _parse_documents(bundle: Bundle) -> tuple[dict, list[Problem]]:
     roots, problems = {}, []
     for name in bundle.names(".bpmn") + bundle.names(".dmn"):
+        data = bundle.files[name].encode("utf-8")
+        if b"<!DOCTYPE" in data or b"<!ENTITY" in data:
+            # Refused before parsing: an entity bomb or external entity never reaches lxml.
+            problems.append(
+                Problem(
+                    name,
+                    "不安全的 XML：不允许 DTD 和实体声明",
+                    "Unsafe XML: DTD and entity declarations are not allowed",
+                    line=data[: data.find(b"<!")].count(b"\n") + 1,
+                )
+            )
+            continue
         try:
-            roots[name] = parse_xml(bundle.files[name].encode("utf-8"))
+            roots[name] = parse_xml(data)
         except etree.XMLSyntaxError as exc:
             problems.append(
                 Problem(
@@ -139,9 +156,13 @@ def _parse_documents(bundle: Bundle) -> tuple[dict, list[Problem]]:
 def _schemas(bundle: Bundle) -> dict[str, dict]:
     schemas = {}
     for name in bundle.names(".json"):
+        if not name.startswith(FORM_PREFIX):
+            continue  # e.g. a table's test cases, `<name>.dmn.tests.json` (engine.dmn_tests)
         try:
             schemas[name] = json.loads(bundle.files[name])
-        except json.JSONDecodeError:
+        except (ValueError, RecursionError):
+            # Not JSON, or hostile JSON: nested past the recursion limit, or an integer of more
+            # digits than Python converts (both raise outside JSONDecodeError).
             schemas[name] = None
     return schemas
 
@@ -228,14 +249,15 @@ def _check_bpmn(bundle: Bundle, file: str, root, known: frozenset[str]) -> list[
         problems += _sandbox_problems(file, element.getparent(), element.text or "", "eval", known)
     for tag in ("timeDate", "timeDuration", "timeCycle"):
         for element in root.iter(f"{B}{tag}"):
-            problems += _sandbox_problems(file, _owner(element), element.text or "", "eval", known)
+            owner = _flow_element(element)
+            problems += _sandbox_problems(file, owner, element.text or "", "eval", known)
     operators = registered_operators()
     for element in root.iter(f"{S}serviceTaskOperator"):
         if element.get("id") not in operators:
             problems.append(
                 _problem(
                     file,
-                    _owner(element),
+                    _flow_element(element),
                     f"服务任务处理程序“{element.get('id')}”未注册",
                     f"Service task handler '{element.get('id')}' is not registered",
                 )
@@ -310,6 +332,107 @@ def _check_dmn(file: str, root, known: frozenset[str]) -> list[Problem]:
     return problems
 
 
+# --- flows: missing targets, unreachable elements, dead ends ----------------------------------
+
+_FLOW_NODES = frozenset(
+    {
+        "task", "userTask", "serviceTask", "scriptTask", "businessRuleTask", "manualTask",
+        "sendTask", "receiveTask", "callActivity", "subProcess", "transaction",
+        "exclusiveGateway", "parallelGateway", "inclusiveGateway", "eventBasedGateway",
+        "complexGateway", "startEvent", "endEvent", "intermediateCatchEvent",
+        "intermediateThrowEvent", "boundaryEvent",
+    }
+)  # fmt: skip
+
+
+def _check_flows(file: str, root) -> list[Problem]:
+    """Per process and sub-process: every sequence flow joins two elements of it, every
+    element can be reached from a start event, and only end events have no way out.
+
+    SpiffWorkflow reports a flow to a missing target with a misleading message and treats a
+    task without outgoing flow as an implicit end, so both are checked here first."""
+    problems = []
+    for container in root.iter(f"{B}process", f"{B}subProcess", f"{B}transaction"):
+        problems += _check_container_flows(file, container)
+    return problems
+
+
+def _check_container_flows(file: str, container) -> list[Problem]:
+    nodes = {el.get("id"): el for el in container if _local(el.tag) in _FLOW_NODES and el.get("id")}
+    flows = [el for el in container if _local(el.tag) == "sequenceFlow"]
+    problems, outgoing = [], {node_id: [] for node_id in nodes}
+    for flow in flows:
+        source, target = flow.get("sourceRef"), flow.get("targetRef")
+        for role, ref in (("target", target), ("source", source)):
+            if ref not in nodes:
+                zh_role = "目标" if role == "target" else "起点"
+                problems.append(
+                    _problem(
+                        file,
+                        flow,
+                        f"顺序流“{flow.get('id')}”的{zh_role}“{ref or ''}”不存在",
+                        f"Sequence flow '{flow.get('id')}' has a {role} '{ref or ''}' "
+                        "that does not exist",
+                    )
+                )
+        if source in nodes and target in nodes:
+            outgoing[source].append(target)
+    for node_id, node in nodes.items():
+        if _local(node.tag) == "boundaryEvent" and node.get("attachedToRef") in outgoing:
+            outgoing[node.get("attachedToRef")].append(node_id)
+    if problems:
+        return problems  # reachability on a broken graph would only repeat them
+    # Entry points: start events, event sub-processes and link catch events.
+    starts = [
+        node_id
+        for node_id, node in nodes.items()
+        if _local(node.tag) == "startEvent"
+        or _event_subprocess(node)
+        or (_local(node.tag) == "intermediateCatchEvent" and _is_link(node))
+    ]
+    reached, queue = set(starts), list(starts)
+    while queue:
+        for nxt in outgoing.get(queue.pop(), []):
+            if nxt not in reached:
+                reached.add(nxt)
+                queue.append(nxt)
+    for node_id, node in nodes.items():
+        tag = _local(node.tag)
+        if starts and node_id not in reached:
+            problems.append(
+                _problem(
+                    file,
+                    node,
+                    "该元素无法从开始事件到达（没有顺序流指向它）",
+                    "This element cannot be reached from a start event",
+                )
+            )
+        if tag == "endEvent" or _event_subprocess(node):
+            continue
+        if tag == "intermediateThrowEvent" and _is_link(node):
+            continue
+        if not any(f.get("sourceRef") == node_id for f in flows):
+            problems.append(
+                _problem(
+                    file,
+                    node,
+                    "死路：该元素没有流出的顺序流，且不是结束事件",
+                    "Dead end: no outgoing sequence flow and not an end event",
+                )
+            )
+    return problems
+
+
+def _event_subprocess(node) -> bool:
+    return _local(node.tag) in ("subProcess", "transaction") and (
+        node.get("triggeredByEvent") == "true"
+    )
+
+
+def _is_link(node) -> bool:
+    return any(_local(child.tag) == "linkEventDefinition" for child in node)
+
+
 def _sandbox_problems(file, element, source, mode, known, line=None) -> list[Problem]:
     base = line or element.sourceline
     return [
@@ -346,6 +469,17 @@ def _owner(element):
     while element is not None and element.get("id") is None:
         element = element.getparent()
     return element
+
+
+def _flow_element(element):
+    """The task, event or gateway (a child of a process) that `element` is part of, so the
+    editor can highlight a shape rather than an event definition or an operator."""
+    node = element
+    while node is not None and node.getparent() is not None:
+        if _local(node.getparent().tag) in ("process", "subProcess", "transaction"):
+            return node
+        node = node.getparent()
+    return _owner(element)
 
 
 def _dmn_rule(element):
