@@ -96,9 +96,33 @@ def load_schema(path_or_text: str | bytes | Path) -> dict[str, Any]:
             exc.lineno,
             exc.colno,
         ) from exc
+    except (ValueError, RecursionError) as exc:
+        # Hostile JSON: nested past the recursion limit, or an integer too long to convert.
+        raise SchemaLoadError(
+            "不是可接受的 JSON（嵌套过深或数字过长）",
+            "Not acceptable JSON (nested too deeply or a number too long)",
+        ) from exc
     if not isinstance(schema, dict):
         raise SchemaLoadError("表单定义须为 JSON 对象", "A form schema must be a JSON object")
     return schema
+
+
+#: Deeper than any real form (a form nests objects two or three levels at most).
+MAX_SCHEMA_DEPTH = 32
+
+
+def _depth(value: Any, limit: int = MAX_SCHEMA_DEPTH + 1) -> int:
+    """How deeply `value` nests lists and objects, counted up to `limit` (no recursion)."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, level = stack.pop()
+        if isinstance(item, Mapping | list):
+            deepest = max(deepest, level)
+            if level >= limit:
+                return level
+            children = item.values() if isinstance(item, Mapping) else item
+            stack.extend((child, level + 1) for child in children)
+    return deepest
 
 
 def check_schema(
@@ -111,6 +135,18 @@ def check_schema(
     caller so this package stays independent of the engine. When the schema is not valid
     JSON Schema 2020-12 only those problems are reported: the other checks assume its shape.
     """
+    if not isinstance(schema, Mapping):
+        return [SchemaProblem("", "表单定义须为 JSON 对象", "A form schema must be a JSON object")]
+    if _depth(schema) > MAX_SCHEMA_DEPTH:
+        # jsonschema checks recursively: a hostile, deeply nested schema would exhaust the
+        # stack (RecursionError, a 500 on upload) before any problem is reported.
+        return [
+            SchemaProblem(
+                "",
+                f"表单定义嵌套超过 {MAX_SCHEMA_DEPTH} 层",
+                f"The form schema is nested more than {MAX_SCHEMA_DEPTH} levels deep",
+            )
+        ]
     meta = list(_metaschema_problems(schema))
     if meta:
         return meta
