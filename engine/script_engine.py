@@ -52,12 +52,14 @@ class JiedaiScriptEngine(PythonScriptEngine):
         except Exception as error:
             raise WorkflowTaskException(
                 f"Error evaluating expression '{expression}': {describe_error(error)}",
-                task=task, exception=error,
+                task=task,
+                exception=error,
                 line_number=error.line if isinstance(error, SandboxViolation) else None,
             ) from error
 
-    def call_service(self, task, operation_name: str = "", operation_params: dict | None = None,
-                     **kwargs: Any) -> str:
+    def call_service(
+        self, task, operation_name: str = "", operation_params: dict | None = None, **kwargs: Any
+    ) -> str:
         """Run the handler registered for `operation_name`.
 
         Its returned dict is merged into the task data. The result is also returned as JSON,
@@ -74,7 +76,8 @@ class JiedaiScriptEngine(PythonScriptEngine):
         except Exception as error:
             raise WorkflowTaskException(
                 f"Service task '{operation_name}' failed: {describe_error(error)}",
-                task=task, exception=error,
+                task=task,
+                exception=error,
             ) from error
         if result:
             task.data.update(result)
@@ -91,12 +94,16 @@ class JiedaiScriptEngine(PythonScriptEngine):
             lines = script.splitlines()
             error_line = lines[line_number - 1] if line_number <= len(lines) else ""
         return WorkflowTaskException(
-            describe_error(err), task=task, exception=err,
-            line_number=line_number, error_line=error_line,
+            describe_error(err),
+            task=task,
+            exception=err,
+            line_number=line_number,
+            error_line=error_line,
         )
 
 
-def make_script_engine(*, limits: SandboxLimits | None = None,
-                       calendar: WorkdayCalendar | None = None) -> JiedaiScriptEngine:
+def make_script_engine(
+    *, limits: SandboxLimits | None = None, calendar: WorkdayCalendar | None = None
+) -> JiedaiScriptEngine:
     """A new sandboxed engine (attach one to every workflow created or loaded)."""
     return JiedaiScriptEngine(SandboxedEnvironment(limits=limits, calendar=calendar))

@@ -20,6 +20,7 @@ from .serialization import load_specs
 MAX_VERSIONS = 64
 T = TypeVar("T")
 
+
 class _VersionCache:
     """A small LRU of values derived from immutable versions, keyed by bundle checksum."""
 
@@ -43,8 +44,11 @@ class _VersionCache:
 
 
 def _form_schemas(version: ProcessVersion) -> dict[str, dict]:
-    return {name.removeprefix(FORM_PREFIX): json.loads(text)
-            for name, text in version.files.items() if name.startswith(FORM_PREFIX)}
+    return {
+        name.removeprefix(FORM_PREFIX): json.loads(text)
+        for name, text in version.files.items()
+        if name.startswith(FORM_PREFIX)
+    }
 
 
 _specs = _VersionCache(lambda version: load_specs(version.spec_json))

@@ -35,13 +35,19 @@ def parse_source(
     if not isinstance(source, str):
         return None, [SandboxProblem(None, "表达式不是文本", "the expression is not text")]
     if len(source) > MAX_SOURCE_LENGTH:
-        return None, [SandboxProblem(None, f"脚本超过 {MAX_SOURCE_LENGTH} 个字符",
-                                     f"longer than {MAX_SOURCE_LENGTH} characters")]
+        return None, [
+            SandboxProblem(
+                None,
+                f"脚本超过 {MAX_SOURCE_LENGTH} 个字符",
+                f"longer than {MAX_SOURCE_LENGTH} characters",
+            )
+        ]
     try:
         return ast.parse(normalise(source, mode), "<string>", mode), []
     except SyntaxError as error:
-        return None, [SandboxProblem(error.lineno, f"语法错误：{error.msg}",
-                                     f"syntax error: {error.msg}")]
+        return None, [
+            SandboxProblem(error.lineno, f"语法错误：{error.msg}", f"syntax error: {error.msg}")
+        ]
     except (RecursionError, MemoryError):
         return None, [SandboxProblem(None, "无法解析：嵌套过深", "cannot parse: nested too deeply")]
     except ValueError as error:  # null bytes
@@ -55,9 +61,7 @@ def _rule_problems(tree, known_names: frozenset[str] | None) -> list[SandboxProb
         return [SandboxProblem(None, "嵌套过深", "nested too deeply")]
 
 
-def check_source(
-    source: str, *, mode: str, known_names: Iterable[str]
-) -> list[SandboxProblem]:
+def check_source(source: str, *, mode: str, known_names: Iterable[str]) -> list[SandboxProblem]:
     """Everything wrong with a script (`mode="exec"`) or an expression (`mode="eval"`:
     conditions, timer expressions, DMN expressions), found without running it.
 

@@ -22,8 +22,11 @@ FORMAT_VALUE = "_jd_format_"
 BUILT_TEXT = "_jd_text_"
 TO_TEXT = "_jd_str_"
 BINARY_OPERATORS = {
-    ast.Add: "_jd_add_", ast.Mult: "_jd_mul_", ast.Pow: "_jd_pow_",
-    ast.LShift: "_jd_lshift_", ast.Mod: "_jd_mod_",
+    ast.Add: "_jd_add_",
+    ast.Mult: "_jd_mul_",
+    ast.Pow: "_jd_pow_",
+    ast.LShift: "_jd_lshift_",
+    ast.Mod: "_jd_mod_",
 }
 
 _SCALAR_CONSTANTS = (str, int, float, bool, type(None))
@@ -76,12 +79,14 @@ class BoundsTransformer(ast.NodeTransformer):
     def visit_Compare(self, node: ast.Compare) -> ast.Compare:
         self.generic_visit(node)
         operands = [node.left, *node.comparators]
-        unsafe = [not _pair_is_safe(operands[i], op, operands[i + 1])
-                  for i, op in enumerate(node.ops)]
+        unsafe = [
+            not _pair_is_safe(operands[i], op, operands[i + 1]) for i, op in enumerate(node.ops)
+        ]
         checked = []
         for index, operand in enumerate(operands):
             touches_unsafe = (index > 0 and unsafe[index - 1]) or (
-                index < len(unsafe) and unsafe[index])
+                index < len(unsafe) and unsafe[index]
+            )
             if touches_unsafe and not _is_scalar_constant(operand):
                 operand = _call(CHECK_OPERAND, operand, like=operand)
             checked.append(operand)
@@ -170,8 +175,9 @@ def compile_tree(
         try:
             result = compile_mode(tree, filename="<string>", policy=SandboxPolicy)
         except SyntaxError as error:
-            return None, [SandboxProblem(error.lineno, f"语法错误：{error.msg}",
-                                         f"syntax error: {error.msg}")]
+            return None, [
+                SandboxProblem(error.lineno, f"语法错误：{error.msg}", f"syntax error: {error.msg}")
+            ]
         except (RecursionError, MemoryError, ValueError) as error:
             return None, [SandboxProblem(None, f"无法编译：{error}", f"cannot compile: {error}")]
     problems = [_restricted_problem(message) for message in (*result.errors, *result.warnings)]

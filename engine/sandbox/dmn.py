@@ -56,8 +56,10 @@ def check_dmn_entry(
     if entry_text is None or entry_text == "" or entry_text == "-":
         return []
     if not entry_text.strip():
-        return _problem("空白条目永远不匹配；表示“任意值”请写 -",
-                        "a blank entry never matches; write - for any value")
+        return _problem(
+            "空白条目永远不匹配；表示“任意值”请写 -",
+            "a blank entry never matches; write - for any value",
+        )
     subject = input_expression if input_expression is not None else INPUT_NAME
     problems: list[SandboxProblem] = []
     if input_expression is not None:
@@ -111,7 +113,7 @@ def _equality_pitfalls(entry_text: str, known: frozenset[str]) -> list[SandboxPr
         )
     if isinstance(body, ast.Name) and body.id not in known and body.id not in CALLABLE_NAMES:
         return _problem(
-            f"未知名称“{body.id}”——文本值须加引号：\"{body.id}\"",
+            f'未知名称“{body.id}”——文本值须加引号："{body.id}"',
             f"unknown name '{body.id}' — quote text values: \"{body.id}\"",
         )
     return []

@@ -77,8 +77,9 @@ def _internal_import(name, globals=None, locals=None, fromlist=(), level=0):  # 
 _GUARDS["__import__"] = _internal_import
 
 # Task data under any of these names would replace a helper or a guard.
-_PROTECTED_NAMES = (RESERVED_NAMES | set(_BUDGETED) | set(_GUARDS) | set(_UNPACK_GUARDS)
-                    | {TICK, "__builtins__"})
+_PROTECTED_NAMES = (
+    RESERVED_NAMES | set(_BUDGETED) | set(_GUARDS) | set(_UNPACK_GUARDS) | {TICK, "__builtins__"}
+)
 
 
 class SandboxedEnvironment(BasePythonScriptEngineEnvironment):
@@ -87,8 +88,9 @@ class SandboxedEnvironment(BasePythonScriptEngineEnvironment):
     `limits` bound each evaluation; `calendar` is the working-day calendar of the
     `working_days()` helper (default: Chinese holidays, then Monday–Friday)."""
 
-    def __init__(self, *, limits: SandboxLimits | None = None,
-                 calendar: WorkdayCalendar | None = None):
+    def __init__(
+        self, *, limits: SandboxLimits | None = None, calendar: WorkdayCalendar | None = None
+    ):
         self.limits = limits or SandboxLimits()
         super().__init__(script_helpers(calendar, self.limits))
         # Shared by every evaluation that needs no budgeted function (most conditions);
@@ -140,8 +142,9 @@ class SandboxedEnvironment(BasePythonScriptEngineEnvironment):
 
     def check_for_overwrite(self, context: Mapping, external_context: Mapping) -> None:
         """Refuse task data that would shadow a helper, builtin or guard (fail fast, clearly)."""
-        clashes = sorted(name for name in _PROTECTED_NAMES
-                         if name in context or name in external_context)
+        clashes = sorted(
+            name for name in _PROTECTED_NAMES if name in context or name in external_context
+        )
         if clashes:
             listed = ", ".join(clashes)
             raise ValueError(
@@ -154,8 +157,12 @@ class SandboxedEnvironment(BasePythonScriptEngineEnvironment):
     ) -> None:
         """Don't leave builtins, helpers, functions or the external context in task data."""
         for key in list(context):
-            if (key == "__builtins__" or callable(context[key]) or key in self.globals
-                    or (external_context and key in external_context)):
+            if (
+                key == "__builtins__"
+                or callable(context[key])
+                or key in self.globals
+                or (external_context and key in external_context)
+            ):
                 context.pop(key)
 
     # --- internals -------------------------------------------------------------------

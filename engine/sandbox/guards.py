@@ -1,8 +1,9 @@
 """RestrictedPython's attribute and item guards, with per-type whitelists and bounded methods.
 
 RestrictedPython rewrites `a.b` into `_getattr_(a, "b")` and `a[b]` into `_getitem_(a, b)`.
-Our `_getattr_` only hands out attributes listed for the object's exact type in `policy.py`,
-and wraps methods whose result size or work depends on their arguments."""
+Our `_getattr_` only hands out attributes listed in `policy.py` for the object's type (or its
+nearest whitelisted base), and wraps methods whose result size or work depends on their
+arguments."""
 
 from __future__ import annotations
 
@@ -184,9 +185,19 @@ _METHOD_GUARDS = {
     (dict, "update"): _update_dict,
     **{(dict, name): _as_list for name in ("keys", "values", "items")},
     **{(set, name): _walk_arguments for name in ("add", "discard", "remove")},
-    **{(set, name): _materialised_arguments for name in (
-        "difference", "intersection", "isdisjoint", "issubset", "issuperset",
-        "symmetric_difference", "union", "update")},
+    **{
+        (set, name): _materialised_arguments
+        for name in (
+            "difference",
+            "intersection",
+            "isdisjoint",
+            "issubset",
+            "issuperset",
+            "symmetric_difference",
+            "union",
+            "update",
+        )
+    },
     (date, "strftime"): _strftime,
     (datetime, "strftime"): _strftime,
 }

@@ -46,16 +46,26 @@ def multiply(budget: Budget, left, right):
 
 def power(budget: Budget, base, exponent):
     """`base ** exponent`; integer powers bounded in bits (Decimal is bounded by its context)."""
-    if (isinstance(base, int) and isinstance(exponent, int) and exponent > 0
-            and abs(base) > 1 and base.bit_length() * exponent > budget.limits.max_int_bits):
+    if (
+        isinstance(base, int)
+        and isinstance(exponent, int)
+        and exponent > 0
+        and abs(base) > 1
+        and base.bit_length() * exponent > budget.limits.max_int_bits
+    ):
         raise _int_too_large(budget, "**")
-    return base ** exponent
+    return base**exponent
 
 
 def left_shift(budget: Budget, value, shift):
     """`value << shift`, bounded in bits."""
-    if (isinstance(value, int) and isinstance(shift, int) and value and shift > 0
-            and value.bit_length() + shift > budget.limits.max_int_bits):
+    if (
+        isinstance(value, int)
+        and isinstance(shift, int)
+        and value
+        and shift > 0
+        and value.bit_length() + shift > budget.limits.max_int_bits
+    ):
         raise _int_too_large(budget, "<<")
     return value << shift
 
@@ -71,11 +81,20 @@ def modulo(budget: Budget, left, right):
 
 
 _IN_PLACE = {
-    "+=": add, "*=": multiply, "**=": power, "<<=": left_shift, "%=": modulo,
+    "+=": add,
+    "*=": multiply,
+    "**=": power,
+    "<<=": left_shift,
+    "%=": modulo,
 }
 _PLAIN_IN_PLACE = {
-    "-=": operator.isub, "/=": operator.itruediv, "//=": operator.ifloordiv,
-    ">>=": operator.irshift, "&=": operator.iand, "|=": operator.ior, "^=": operator.ixor,
+    "-=": operator.isub,
+    "/=": operator.itruediv,
+    "//=": operator.ifloordiv,
+    ">>=": operator.irshift,
+    "&=": operator.iand,
+    "|=": operator.ior,
+    "^=": operator.ixor,
 }
 
 
@@ -177,8 +196,7 @@ def safe_range(budget: Budget, *args: int) -> range:
     if length > budget.limits.max_sequence_length:
         raise SandboxLimitExceeded(
             f"range 的长度 {length:,} 超过上限 {budget.limits.max_sequence_length:,}",
-            f"range of {length:,} items exceeds the limit of "
-            f"{budget.limits.max_sequence_length:,}",
+            f"range of {length:,} items exceeds the limit of {budget.limits.max_sequence_length:,}",
         )
     return numbers
 
@@ -246,7 +264,11 @@ def safe_sum(budget: Budget, iterable, start=0):
 
 # The classes behind the wrappers, so that `isinstance(x, str)` keeps working.
 _WRAPPED_CLASSES = {
-    safe_str: str, safe_int: int, safe_list: list, safe_tuple: tuple, safe_set: set,
+    safe_str: str,
+    safe_int: int,
+    safe_list: list,
+    safe_tuple: tuple,
+    safe_set: set,
     safe_dict: dict,
 }
 
@@ -278,15 +300,31 @@ def call_with(function, *args, **kwargs):
 
 
 BUDGETED_BUILTINS = {
-    "str": safe_str, "int": safe_int, "round": safe_round, "range": safe_range,
-    "list": safe_list, "tuple": safe_tuple, "set": safe_set, "dict": safe_dict,
-    "sorted": safe_sorted, "min": safe_min, "max": safe_max, "sum": safe_sum,
+    "str": safe_str,
+    "int": safe_int,
+    "round": safe_round,
+    "range": safe_range,
+    "list": safe_list,
+    "tuple": safe_tuple,
+    "set": safe_set,
+    "dict": safe_dict,
+    "sorted": safe_sorted,
+    "min": safe_min,
+    "max": safe_max,
+    "sum": safe_sum,
     "zip": safe_zip,
 }
 """Whitelisted builtins that need the evaluation's budget."""
 
 PLAIN_BUILTINS = {
-    "abs": abs, "all": all, "any": any, "bool": bool, "enumerate": enumerate, "float": float,
-    "isinstance": safe_isinstance, "len": len, "reversed": reversed,
+    "abs": abs,
+    "all": all,
+    "any": any,
+    "bool": bool,
+    "enumerate": enumerate,
+    "float": float,
+    "isinstance": safe_isinstance,
+    "len": len,
+    "reversed": reversed,
 }
 """Whitelisted builtins that are safe as they are: their work is bounded by their input."""

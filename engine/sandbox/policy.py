@@ -14,16 +14,45 @@ from RestrictedPython.transformer import INSPECT_ATTRIBUTES
 # `map`/`filter` and friends are left out: each either reaches interpreter internals or
 # needs a callable argument we cannot bound. `isinstance` is harmless: the only classes a
 # script can name are the ones listed here.
-SAFE_BUILTIN_NAMES: frozenset[str] = frozenset({
-    "abs", "all", "any", "bool", "dict", "enumerate", "float", "int", "isinstance", "len",
-    "list", "max", "min", "range", "reversed", "round", "set", "sorted", "str", "sum",
-    "tuple", "zip",
-})
+SAFE_BUILTIN_NAMES: frozenset[str] = frozenset(
+    {
+        "abs",
+        "all",
+        "any",
+        "bool",
+        "dict",
+        "enumerate",
+        "float",
+        "int",
+        "isinstance",
+        "len",
+        "list",
+        "max",
+        "min",
+        "range",
+        "reversed",
+        "round",
+        "set",
+        "sorted",
+        "str",
+        "sum",
+        "tuple",
+        "zip",
+    }
+)
 
 # Helpers added by jiedai (`dates.py`) plus the value classes task data may hold.
-HELPER_NAMES: frozenset[str] = frozenset({
-    "Decimal", "date", "datetime", "timedelta", "working_days", "now_iso", "today_iso",
-})
+HELPER_NAMES: frozenset[str] = frozenset(
+    {
+        "Decimal",
+        "date",
+        "datetime",
+        "timedelta",
+        "working_days",
+        "now_iso",
+        "today_iso",
+    }
+)
 
 # RestrictedPython rewrites these two names (print collector), so a data field called
 # `printed` could never be read by a script: reserve them too.
@@ -41,12 +70,31 @@ _NO_PRINT = ("脚本中没有 print，结果请写入任务数据", "print is no
 FORBIDDEN_NAMES: dict[str, tuple[str, str]] = {
     **dict.fromkeys(
         ("eval", "exec", "compile", "open", "input", "breakpoint", "help", "exit", "quit"),
-        _RUNS_CODE),
+        _RUNS_CODE,
+    ),
     **dict.fromkeys(
-        ("getattr", "setattr", "delattr", "hasattr", "globals", "locals", "vars", "dir",
-         "type", "object", "super", "memoryview", "id", "classmethod", "staticmethod",
-         "property", "callable", "issubclass"),
-        _INTROSPECTS),
+        (
+            "getattr",
+            "setattr",
+            "delattr",
+            "hasattr",
+            "globals",
+            "locals",
+            "vars",
+            "dir",
+            "type",
+            "object",
+            "super",
+            "memoryview",
+            "id",
+            "classmethod",
+            "staticmethod",
+            "property",
+            "callable",
+            "issubclass",
+        ),
+        _INTROSPECTS,
+    ),
     "print": _NO_PRINT,
     "printed": _NO_PRINT,
 }
@@ -54,44 +102,149 @@ FORBIDDEN_NAMES: dict[str, tuple[str, str]] = {
 # Attributes of interpreter objects (frames, generators, code, functions, classes) that lead
 # out of any sandbox. None are whitelisted anyway; naming them gives a sharper message.
 INTERNAL_ATTRIBUTES: frozenset[str] = frozenset(INSPECT_ATTRIBUTES) | {
-    "gi_running", "f_lasti", "f_lineno", "co_consts", "co_names", "func_globals",
-    "func_code", "func_closure", "im_func", "im_self", "im_class", "mro", "cr_running",
-    "tb_lasti", "tb_lineno",
+    "gi_running",
+    "f_lasti",
+    "f_lineno",
+    "co_consts",
+    "co_names",
+    "func_globals",
+    "func_code",
+    "func_closure",
+    "im_func",
+    "im_self",
+    "im_class",
+    "mro",
+    "cr_running",
+    "tb_lasti",
+    "tb_lineno",
 }
 
 FORMAT_ATTRIBUTES: frozenset[str] = frozenset({"format", "format_map"})
 
-_STR_METHODS = frozenset({
-    "capitalize", "casefold", "center", "count", "endswith", "find", "index", "isalnum",
-    "isalpha", "isdecimal", "isdigit", "islower", "isnumeric", "isspace", "istitle",
-    "isupper", "join", "ljust", "lower", "lstrip", "partition", "removeprefix",
-    "removesuffix", "replace", "rfind", "rindex", "rjust", "rpartition", "rsplit", "rstrip",
-    "split", "splitlines", "startswith", "strip", "swapcase", "title", "upper", "zfill",
-})
-_LIST_METHODS = frozenset({
-    "append", "clear", "copy", "count", "extend", "index", "insert", "pop", "remove",
-    "reverse", "sort",
-})
-_DICT_METHODS = frozenset({
-    "clear", "copy", "get", "items", "keys", "pop", "setdefault", "update", "values",
-})
-_SET_METHODS = frozenset({
-    "add", "clear", "copy", "difference", "discard", "intersection", "isdisjoint",
-    "issubset", "issuperset", "remove", "symmetric_difference", "union", "update",
-})
-_DECIMAL_ATTRIBUTES = frozenset({
-    "copy_abs", "is_signed", "is_zero", "normalize", "quantize", "sqrt", "to_integral_value",
-})
-_DATE_ATTRIBUTES = frozenset({
-    "day", "isocalendar", "isoformat", "isoweekday", "month", "replace", "strftime",
-    "weekday", "year",
-})
+_STR_METHODS = frozenset(
+    {
+        "capitalize",
+        "casefold",
+        "center",
+        "count",
+        "endswith",
+        "find",
+        "index",
+        "isalnum",
+        "isalpha",
+        "isdecimal",
+        "isdigit",
+        "islower",
+        "isnumeric",
+        "isspace",
+        "istitle",
+        "isupper",
+        "join",
+        "ljust",
+        "lower",
+        "lstrip",
+        "partition",
+        "removeprefix",
+        "removesuffix",
+        "replace",
+        "rfind",
+        "rindex",
+        "rjust",
+        "rpartition",
+        "rsplit",
+        "rstrip",
+        "split",
+        "splitlines",
+        "startswith",
+        "strip",
+        "swapcase",
+        "title",
+        "upper",
+        "zfill",
+    }
+)
+_LIST_METHODS = frozenset(
+    {
+        "append",
+        "clear",
+        "copy",
+        "count",
+        "extend",
+        "index",
+        "insert",
+        "pop",
+        "remove",
+        "reverse",
+        "sort",
+    }
+)
+_DICT_METHODS = frozenset(
+    {
+        "clear",
+        "copy",
+        "get",
+        "items",
+        "keys",
+        "pop",
+        "setdefault",
+        "update",
+        "values",
+    }
+)
+_SET_METHODS = frozenset(
+    {
+        "add",
+        "clear",
+        "copy",
+        "difference",
+        "discard",
+        "intersection",
+        "isdisjoint",
+        "issubset",
+        "issuperset",
+        "remove",
+        "symmetric_difference",
+        "union",
+        "update",
+    }
+)
+_DECIMAL_ATTRIBUTES = frozenset(
+    {
+        "copy_abs",
+        "is_signed",
+        "is_zero",
+        "normalize",
+        "quantize",
+        "sqrt",
+        "to_integral_value",
+    }
+)
+_DATE_ATTRIBUTES = frozenset(
+    {
+        "day",
+        "isocalendar",
+        "isoformat",
+        "isoweekday",
+        "month",
+        "replace",
+        "strftime",
+        "weekday",
+        "year",
+    }
+)
 _DATETIME_ATTRIBUTES = _DATE_ATTRIBUTES | {
-    "date", "hour", "microsecond", "minute", "second", "timestamp", "utcoffset",
+    "date",
+    "hour",
+    "microsecond",
+    "minute",
+    "second",
+    "timestamp",
+    "utcoffset",
 }
 _IsoCalendarDate = type(date(2026, 1, 1).isocalendar())
 
-# Attributes per exact type of the object (subclasses are not trusted implicitly).
+# Attributes per type of the object; a subclass (an OrderedDict in data) gets those of its
+# nearest listed base. Nothing here returns a function, class or frame.
 INSTANCE_ATTRIBUTES: dict[type, frozenset[str]] = {
     str: _STR_METHODS,
     list: _LIST_METHODS,
@@ -114,5 +267,6 @@ CLASS_ATTRIBUTES: dict[type, frozenset[str]] = {
 }
 
 ALL_ATTRIBUTES: frozenset[str] = frozenset().union(
-    *INSTANCE_ATTRIBUTES.values(), *CLASS_ATTRIBUTES.values())
+    *INSTANCE_ATTRIBUTES.values(), *CLASS_ATTRIBUTES.values()
+)
 """Every attribute name a script may write, whatever the object (the static check)."""

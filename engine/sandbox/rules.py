@@ -37,7 +37,7 @@ _REFUSED_STATEMENTS: dict[str, tuple[str, str]] = {
     # runaway script going, and a failing script must surface as an incident, not be hidden.
     "Try": ("try 语句（错误应作为故障报告）", "try statements (errors must surface as incidents)"),
     "TryStar": ("try 语句", "try statements"),
-    "Raise": ("raise（请用 assert 条件, \"说明\"）", 'raise (use assert condition, "message")'),
+    "Raise": ('raise（请用 assert 条件, "说明"）', 'raise (use assert condition, "message")'),
     "Global": ("global 声明", "global declarations"),
     "Nonlocal": ("nonlocal 声明", "nonlocal declarations"),
     "Return": ("return（脚本不是函数）", "return (a script is not a function)"),
@@ -90,8 +90,11 @@ class RuleChecker:
         self.refuse(node, f"不允许：{construct[0]}", f"not allowed: {construct[1]}")
 
     def _underscore(self, node: ast.AST, name: str) -> None:
-        self.refuse(node, f"不允许以“_”开头的名称或属性：“{name}”",
-                    f"names and attributes starting with '_' are not allowed: '{name}'")
+        self.refuse(
+            node,
+            f"不允许以“_”开头的名称或属性：“{name}”",
+            f"names and attributes starting with '_' are not allowed: '{name}'",
+        )
 
     # --- statements ------------------------------------------------------------------
 
@@ -119,9 +122,12 @@ class RuleChecker:
             self.store(node.target)
         else:
             # RestrictedPython cannot guard `d[k] += 1`; say how to write it instead.
-            self.refuse(node, "不允许对元素或属性做增量赋值，请写 d[k] = d[k] + 1",
-                        "augmented assignment to an item or attribute is not allowed; "
-                        "write d[k] = d[k] + 1")
+            self.refuse(
+                node,
+                "不允许对元素或属性做增量赋值，请写 d[k] = d[k] + 1",
+                "augmented assignment to an item or attribute is not allowed; "
+                "write d[k] = d[k] + 1",
+            )
 
     def stmt_For(self, node: ast.For) -> None:
         self.expression(node.iter)
@@ -142,8 +148,11 @@ class RuleChecker:
         if isinstance(target, ast.Name):
             self.load(target)
             if target.id in RESERVED_NAMES:
-                self.refuse(target, f"不能删除保留名称“{target.id}”",
-                            f"cannot delete the reserved name '{target.id}'")
+                self.refuse(
+                    target,
+                    f"不能删除保留名称“{target.id}”",
+                    f"cannot delete the reserved name '{target.id}'",
+                )
         elif isinstance(target, ast.Subscript):
             self.expression(target.value)
             self.expression(target.slice)
@@ -176,8 +185,11 @@ class RuleChecker:
             if _is_private(name):
                 self._underscore(target, name)
             elif name in RESERVED_NAMES:
-                self.refuse(target, f"不能给保留名称“{name}”赋值",
-                            f"cannot assign to the reserved name '{name}'")
+                self.refuse(
+                    target,
+                    f"不能给保留名称“{name}”赋值",
+                    f"cannot assign to the reserved name '{name}'",
+                )
             (self._assigned if scope is None else scope).add(name)
         elif isinstance(target, ast.Tuple | ast.List):
             for element in target.elts:
@@ -191,8 +203,11 @@ class RuleChecker:
             else:
                 self.expression(target.slice)
         elif isinstance(target, ast.Attribute):
-            self.refuse(target, f"不允许给属性赋值（.{target.attr}）",
-                        f"setting attributes is not allowed (.{target.attr})")
+            self.refuse(
+                target,
+                f"不允许给属性赋值（.{target.attr}）",
+                f"setting attributes is not allowed (.{target.attr})",
+            )
         else:
             self.refuse(target, "不支持的赋值目标", "unsupported assignment target")
 
@@ -210,19 +225,25 @@ class RuleChecker:
     def _is_unknown(self, name: str) -> bool:
         """A free name that is no data field, variable, comprehension variable or helper."""
         return not (
-            self.known_names is None or name in self.known_names or name in CALLABLE_NAMES
+            self.known_names is None
+            or name in self.known_names
+            or name in CALLABLE_NAMES
             or name in self._assigned
             or any(name in scope for scope in self._comprehension_scopes)
         )
 
     def _unknown_name(self, node: ast.Name, name: str) -> None:
         if _ISO_DURATION.match(name):
-            self.refuse(node, f"未知名称“{name}”——ISO 时长须加引号：\"{name}\"",
-                        f"unknown name '{name}' — quote ISO durations: \"{name}\"")
+            self.refuse(
+                node,
+                f'未知名称“{name}”——ISO 时长须加引号："{name}"',
+                f"unknown name '{name}' — quote ISO durations: \"{name}\"",
+            )
             return
         reason_zh = f"未知名称“{name}”：不是数据字段、前面赋值的变量或内置函数"
-        reason_en = (f"unknown name '{name}': not a data field, a variable assigned earlier "
-                     "or a helper")
+        reason_en = (
+            f"unknown name '{name}': not a data field, a variable assigned earlier or a helper"
+        )
         candidates = set(self.known_names or ()) | self._assigned | CALLABLE_NAMES
         close = difflib.get_close_matches(name, sorted(candidates), n=1, cutoff=0.8)
         if close:
@@ -235,15 +256,24 @@ class RuleChecker:
         if _is_private(attr):
             self._underscore(node, attr)
         elif attr in FORMAT_ATTRIBUTES:
-            self.refuse(node, f"不允许 str.{attr}：格式字符串可读取任意属性，请使用 f-字符串",
-                        f"str.{attr} is not allowed: its format string can read attributes; "
-                        "use an f-string")
+            self.refuse(
+                node,
+                f"不允许 str.{attr}：格式字符串可读取任意属性，请使用 f-字符串",
+                f"str.{attr} is not allowed: its format string can read attributes; "
+                "use an f-string",
+            )
         elif attr in INTERNAL_ATTRIBUTES:
-            self.refuse(node, f"不允许访问解释器内部属性“{attr}”",
-                        f"interpreter internals are not accessible: '{attr}'")
+            self.refuse(
+                node,
+                f"不允许访问解释器内部属性“{attr}”",
+                f"interpreter internals are not accessible: '{attr}'",
+            )
         elif attr not in ALL_ATTRIBUTES:
-            self.refuse(node, f"属性或方法“.{attr}”不在白名单中",
-                        f"attribute or method '.{attr}' is not on the whitelist")
+            self.refuse(
+                node,
+                f"属性或方法“.{attr}”不在白名单中",
+                f"attribute or method '.{attr}' is not on the whitelist",
+            )
 
     # --- expressions -----------------------------------------------------------------
 
@@ -275,15 +305,24 @@ class RuleChecker:
         func = node.func
         if isinstance(func, ast.Name):
             name = func.id
-            if (name not in CALLABLE_NAMES and not _is_private(name)
-                    and name not in FORBIDDEN_NAMES and not self._is_unknown(name)):
+            if (
+                name not in CALLABLE_NAMES
+                and not _is_private(name)
+                and name not in FORBIDDEN_NAMES
+                and not self._is_unknown(name)
+            ):
                 # A variable or data field (unknown, refused names are reported by load).
-                self.refuse(func, f"不能调用“{name}”：只能调用白名单中的函数和方法",
-                            f"'{name}' cannot be called: only whitelisted functions and "
-                            "methods can")
+                self.refuse(
+                    func,
+                    f"不能调用“{name}”：只能调用白名单中的函数和方法",
+                    f"'{name}' cannot be called: only whitelisted functions and methods can",
+                )
         elif not isinstance(func, ast.Attribute):
-            self.refuse(func, "只能按名称调用函数或方法", "only functions and methods named "
-                        "directly can be called")
+            self.refuse(
+                func,
+                "只能按名称调用函数或方法",
+                "only functions and methods named directly can be called",
+            )
         self.expression(func)
         self._expressions(node.args)
         self._expressions(keyword.value for keyword in node.keywords)
@@ -365,12 +404,18 @@ class RuleChecker:
             return
         parts = spec.values if isinstance(spec, ast.JoinedStr) else [spec]
         if not all(isinstance(p, ast.Constant) and isinstance(p.value, str) for p in parts):
-            self.refuse(node, "格式说明必须是固定文本（不能含 {...}）",
-                        "a format spec must be literal text (no {...} inside)")
+            self.refuse(
+                node,
+                "格式说明必须是固定文本（不能含 {...}）",
+                "a format spec must be literal text (no {...} inside)",
+            )
             return
         text = "".join(p.value for p in parts)
         for number in re.findall(r"\d+", text):
             if int(number) > self.format_width_limit:
-                self.refuse(node, f"格式说明中的数字 {number} 超过上限 {self.format_width_limit}",
-                            f"number {number} in a format spec exceeds the limit of "
-                            f"{self.format_width_limit}")
+                self.refuse(
+                    node,
+                    f"格式说明中的数字 {number} 超过上限 {self.format_width_limit}",
+                    f"number {number} in a format spec exceeds the limit of "
+                    f"{self.format_width_limit}",
+                )

@@ -28,8 +28,11 @@ STATIC = [
     Payload("mro-method", "x = text.mro()", "interpreter internals.*'mro'"),
     Payload("func-globals", "y = working_days.__globals__", "starting with '_'"),
     Payload("func-globals-py2", "y = working_days.func_globals", "interpreter internals"),
-    Payload("generator-frame", "g = (i for i in rows)\nf = g.gi_frame.f_globals",
-            "interpreter internals.*gi_frame"),
+    Payload(
+        "generator-frame",
+        "g = (i for i in rows)\nf = g.gi_frame.f_globals",
+        "interpreter internals.*gi_frame",
+    ),
     Payload("frame-back", "y = x.f_back", "interpreter internals.*f_back"),
     Payload("code-object", "y = x.gi_code.co_code", "interpreter internals"),
     Payload("traceback-frame", "y = x.tb_frame", "interpreter internals.*tb_frame"),
@@ -49,8 +52,9 @@ STATIC = [
     Payload("globals", "globals()", "'globals' is not allowed", "eval"),
     Payload("locals", "locals()", "'locals' is not allowed", "eval"),
     Payload("dir", "dir(x)", "'dir' is not allowed", "eval"),
-    Payload("object", "object.__subclasses__()", "'object' is not allowed|starting with '_'",
-            "eval"),
+    Payload(
+        "object", "object.__subclasses__()", "'object' is not allowed|starting with '_'", "eval"
+    ),
     Payload("breakpoint", "breakpoint()", "'breakpoint' is not allowed", "eval"),
     Payload("input", "input()", "'input' is not allowed", "eval"),
     Payload("print", "print(x)", "print is not available"),
@@ -63,8 +67,9 @@ STATIC = [
     Payload("str-format-safe-looking", "'{}'.format(x)", "str.format is not allowed", "eval"),
     Payload("format-map", "'{a.__class__}'.format_map({'a': x})", "str.format_map", "eval"),
     Payload("fstring-dynamic-spec", "f'{text:{x}}'", "format spec must be literal", "eval"),
-    Payload("fstring-huge-width", "f'{x:>1000000000}'", "number 1000000000 in a format spec",
-            "eval"),
+    Payload(
+        "fstring-huge-width", "f'{x:>1000000000}'", "number 1000000000 in a format spec", "eval"
+    ),
     # --- statements and constructs ---
     Payload("import", "import os", "not allowed: import"),
     Payload("import-from", "from os import system", "not allowed: import"),
@@ -81,8 +86,9 @@ STATIC = [
     Payload("async-def", "async def f():\n    pass", "async function definitions"),
     Payload("walrus", "[y := 1]", "assignment expressions", "eval"),
     Payload("bytes-literal", "b'x' * 10", "bytes literals", "eval"),
-    Payload("to-bytes", "(1).to_bytes(10**9, 'big')", "'.to_bytes' is not on the whitelist",
-            "eval"),
+    Payload(
+        "to-bytes", "(1).to_bytes(10**9, 'big')", "'.to_bytes' is not on the whitelist", "eval"
+    ),
     Payload("set-attribute", "rows.attr = 1", "setting attributes"),
     Payload("slice-assignment-doubling", "rows[:0] = rows", "slice assignment"),
     Payload("shadow-helper", "len = 5", "reserved name 'len'"),
@@ -109,47 +115,70 @@ RUNTIME = [
     Payload("huge-join", "''.join(['x' * 1000] * 100000)", "join result too large", "eval"),
     Payload("join-generator", "'-'.join(str(i) for i in range(10**9))", "range of", "eval"),
     Payload("ljust", "text.ljust(10**9)", "padded string too large", "eval"),
-    Payload("replace-empty", "text.replace('', 'y' * 900000)", "replace result too large",
-            "eval"),
-    Payload("keep-many-strings",
-            "s = 'x' * 900000\nkeep = []\nfor i in range(100):\n    keep.append(s.upper())",
-            "built in total"),
-    Payload("wide-zip", "list(zip(*[range(1000)] * 100000))", "zip result too large|in total",
-            "eval"),
-    Payload("decimal-to-int", "int(Decimal('1e999999999'))", "Decimal exponent too large",
-            "eval"),
-    Payload("decimal-format", "f'{Decimal(\"1e999999999\"):f}'", "Decimal exponent too large",
-            "eval"),
+    Payload("replace-empty", "text.replace('', 'y' * 900000)", "replace result too large", "eval"),
+    Payload(
+        "keep-many-strings",
+        "s = 'x' * 900000\nkeep = []\nfor i in range(100):\n    keep.append(s.upper())",
+        "built in total",
+    ),
+    Payload(
+        "wide-zip", "list(zip(*[range(1000)] * 100000))", "zip result too large|in total", "eval"
+    ),
+    Payload("decimal-to-int", "int(Decimal('1e999999999'))", "Decimal exponent too large", "eval"),
+    Payload(
+        "decimal-format", "f'{Decimal(\"1e999999999\"):f}'", "Decimal exponent too large", "eval"
+    ),
     Payload("round-huge", "round(5, -10**9)", r"round\(\) to more than", "eval"),
     Payload("percent-format", "'%1000000000d' % 5", "%-formatting", "eval"),
-    Payload("strftime-width", "date(2026, 1, 1).strftime('%1000000000Y')",
-            "width 1000000000 in a date format", "eval"),
+    Payload(
+        "strftime-width",
+        "date(2026, 1, 1).strftime('%1000000000Y')",
+        "width 1000000000 in a date format",
+        "eval",
+    ),
     # --- CPU: loops and C-level work ---
     Payload("sum-range", "sum(range(10**12))", "range of", "eval"),
     Payload("for-range", "for i in range(10**12):\n    pass", "range of"),
-    Payload("nested-loops",
-            "n = 0\nfor i in range(10**6):\n    for j in range(10**6):\n        n = n + 1",
-            "operations"),
-    Payload("nested-comprehension",
-            "[(a, b, c) for a in range(1000) for b in range(1000) for c in range(1000)]",
-            "operations", "eval"),
-    Payload("growing-loop", "r = [1]\nfor i in r:\n    r.append(i)",
-            "operations|too large|longer than"),
-    Payload("c-work-per-iteration",
-            "for i in range(10**6):\n    s = sum(range(10**6))", "operations|longer than"),
-    Payload("any-endless-generator", "any(False for _ in range(10**6) for _ in range(10**6))",
-            "operations", "eval"),
+    Payload(
+        "nested-loops",
+        "n = 0\nfor i in range(10**6):\n    for j in range(10**6):\n        n = n + 1",
+        "operations",
+    ),
+    Payload(
+        "nested-comprehension",
+        "[(a, b, c) for a in range(1000) for b in range(1000) for c in range(1000)]",
+        "operations",
+        "eval",
+    ),
+    Payload(
+        "growing-loop", "r = [1]\nfor i in r:\n    r.append(i)", "operations|too large|longer than"
+    ),
+    Payload(
+        "c-work-per-iteration",
+        "for i in range(10**6):\n    s = sum(range(10**6))",
+        "operations|longer than",
+    ),
+    Payload(
+        "any-endless-generator",
+        "any(False for _ in range(10**6) for _ in range(10**6))",
+        "operations",
+        "eval",
+    ),
     # --- structures that explode inside C (compare, hash, repr) ---
-    Payload("deep-tuple-hash", "t = ()\nfor i in range(200000):\n    t = (t,)\ns = {t}",
-            "nested deeper"),
-    Payload("deep-data-left-behind", "d = []\nfor i in range(100000):\n    d = [d]",
-            "nested deeper"),
-    Payload("shared-dag-compare",
-            "a = (1,)\nb = (1,)\nfor i in range(25):\n    a = (a, a)\n    b = (b, b)\n"
-            "same = a == b", "operations"),
-    Payload("shared-dag-str", "a = [1]\nfor i in range(25):\n    a = [a, a]\ns = str(a)",
-            "operations"),
-    Payload("shared-dag-left-behind", "a = [1]\nfor i in range(25):\n    a = [a, a]",
-            "operations"),
+    Payload(
+        "deep-tuple-hash", "t = ()\nfor i in range(200000):\n    t = (t,)\ns = {t}", "nested deeper"
+    ),
+    Payload(
+        "deep-data-left-behind", "d = []\nfor i in range(100000):\n    d = [d]", "nested deeper"
+    ),
+    Payload(
+        "shared-dag-compare",
+        "a = (1,)\nb = (1,)\nfor i in range(25):\n    a = (a, a)\n    b = (b, b)\nsame = a == b",
+        "operations",
+    ),
+    Payload(
+        "shared-dag-str", "a = [1]\nfor i in range(25):\n    a = [a, a]\ns = str(a)", "operations"
+    ),
+    Payload("shared-dag-left-behind", "a = [1]\nfor i in range(25):\n    a = [a, a]", "operations"),
     Payload("generator-left-in-data", "g = (r for r in rows)", "holds a generator"),
 ]

@@ -28,7 +28,8 @@ from engine.sandbox.checker import prepare
 def _load_payloads():
     # A sibling module, loaded by path: pytest runs with --import-mode=importlib.
     spec = importlib.util.spec_from_file_location(
-        "sandbox_payloads", Path(__file__).with_name("sandbox_payloads.py"))
+        "sandbox_payloads", Path(__file__).with_name("sandbox_payloads.py")
+    )
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -112,8 +113,9 @@ def test_a_frozen_clock_does_not_disable_the_budget():
     # time-machine freezes datetime.now; the operation budget still stops the loop.
     with time_machine.travel(datetime(2026, 1, 5, tzinfo=UTC), tick=False):
         with pytest.raises(SandboxLimitExceeded, match="operations"):
-            SandboxedEnvironment().execute("for i in range(10**6):\n    for j in range(10):\n"
-                                           "        pass", {})
+            SandboxedEnvironment().execute(
+                "for i in range(10**6):\n    for j in range(10):\n        pass", {}
+            )
 
 
 # --- ordinary scripts still work ----------------------------------------------------
@@ -264,15 +266,15 @@ def test_free_names_must_be_known():
 
 def test_an_unquoted_duration_is_reported():
     problems = check_source("P2D", mode="eval", known_names=set())
-    assert [p.reason_en for p in problems] == [
-        "unknown name 'P2D' — quote ISO durations: \"P2D\""]
+    assert [p.reason_en for p in problems] == ["unknown name 'P2D' — quote ISO durations: \"P2D\""]
     assert check_source('"P2D"', mode="eval", known_names=set()) == []
     assert "quote ISO durations" in reasons(check_source("PT4H", mode="eval", known_names=set()))
 
 
 def test_names_assigned_earlier_and_comprehension_variables_are_known():
-    script = ("total = 0\nfor r in rows:\n    total = total + r\n"
-              "big = [x for x in rows if x > total]")
+    script = (
+        "total = 0\nfor r in rows:\n    total = total + r\nbig = [x for x in rows if x > total]"
+    )
     assert check_source(script, mode="exec", known_names={"rows"}) == []
     problems = check_source("y = later + 1\nlater = 2", mode="exec", known_names=set())
     assert "unknown name 'later'" in reasons(problems) and problems[0].line == 1
@@ -294,30 +296,45 @@ def test_the_static_check_and_the_compiler_agree():
 
 
 def test_reserved_names():
-    assert {"working_days", "now_iso", "today_iso", "Decimal", "date", "datetime",
-            "timedelta", "len", "sum", "str", "isinstance"} <= RESERVED_NAMES
+    assert {
+        "working_days",
+        "now_iso",
+        "today_iso",
+        "Decimal",
+        "date",
+        "datetime",
+        "timedelta",
+        "len",
+        "sum",
+        "str",
+        "isinstance",
+    } <= RESERVED_NAMES
     assert not {"type", "getattr", "eval", "category"} & RESERVED_NAMES
 
 
 # --- DMN entries ---------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("entry", ['"complaint"', "-", None, "", '? in ("a", "b")', "> 5",
-                                   "4 < ? < 6", '? != "x"', "5"])
+@pytest.mark.parametrize(
+    "entry", ['"complaint"', "-", None, "", '? in ("a", "b")', "> 5", "4 < ? < 6", '? != "x"', "5"]
+)
 def test_dmn_entries_that_work(entry):
     assert check_dmn_entry(entry, {"category"}, input_expression="category") == []
 
 
-@pytest.mark.parametrize(("entry", "reason"), [
-    ('"a","b"', r'list \(FEEL style\).*\? in \("a","b"\)'),
-    ('("a", "b")', r"list \(FEEL style\)"),
-    ('in ("a", "b")', r"glued to the input expression.*write \? in"),
-    ('not("a")', "FEEL's not"),
-    ("complaint", "quote text values"),
-    (" ", "blank entry never matches"),
-    ("[1..5]", "syntax error"),
-    ('__import__("os")', "starting with '_'"),
-])
+@pytest.mark.parametrize(
+    ("entry", "reason"),
+    [
+        ('"a","b"', r'list \(FEEL style\).*\? in \("a","b"\)'),
+        ('("a", "b")', r"list \(FEEL style\)"),
+        ('in ("a", "b")', r"glued to the input expression.*write \? in"),
+        ('not("a")', "FEEL's not"),
+        ("complaint", "quote text values"),
+        (" ", "blank entry never matches"),
+        ("[1..5]", "syntax error"),
+        ('__import__("os")', "starting with '_'"),
+    ],
+)
 def test_dmn_entries_that_never_match_or_are_unsafe(entry, reason):
     problems = check_dmn_entry(entry, {"category"}, input_expression="category")
     assert re.search(reason, reasons(problems)), reasons(problems)

@@ -28,7 +28,9 @@ BPMN_HEAD = """<?xml version="1.0" encoding="UTF-8"?>
     id="defs" targetNamespace="http://jiedai/tests">
 """
 
-ROUTING_BPMN = BPMN_HEAD + """
+ROUTING_BPMN = (
+    BPMN_HEAD
+    + """
   <bpmn:process id="routing_demo" isExecutable="true">
     <bpmn:startEvent id="start"/>
     <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="prepare"/>
@@ -61,6 +63,7 @@ tags = sorted({category, "contact"})</bpmn:script>
   </bpmn:process>
 </bpmn:definitions>
 """
+)
 
 ROUTING_DMN = """<?xml version="1.0" encoding="UTF-8"?>
 <definitions xmlns="https://www.omg.org/spec/DMN/20191111/MODEL/" id="dmn_defs"
@@ -94,7 +97,9 @@ ROUTING_DMN = """<?xml version="1.0" encoding="UTF-8"?>
 </definitions>
 """
 
-SERVICE_BPMN = BPMN_HEAD + """
+SERVICE_BPMN = (
+    BPMN_HEAD
+    + """
   <bpmn:process id="service_demo" isExecutable="true">
     <bpmn:startEvent id="start"/>
     <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="call"/>
@@ -113,10 +118,16 @@ SERVICE_BPMN = BPMN_HEAD + """
   </bpmn:process>
 </bpmn:definitions>
 """
+)
 
 
-def start_workflow(bpmn: str, process_id: str, data: dict, dmn: str | None = None,
-                   script_engine: PythonScriptEngine | None = None) -> BpmnWorkflow:
+def start_workflow(
+    bpmn: str,
+    process_id: str,
+    data: dict,
+    dmn: str | None = None,
+    script_engine: PythonScriptEngine | None = None,
+) -> BpmnWorkflow:
     parser = SpiffBpmnParser()
     parser.add_bpmn_str(bpmn.encode())
     if dmn:
@@ -142,9 +153,13 @@ def serializer() -> BpmnWorkflowSerializer:
 
 
 def test_script_gateway_and_dmn_run_in_the_sandbox():
-    workflow = start_workflow(ROUTING_BPMN, "routing_demo",
-                              {"category": "complaint", "amount": 150}, ROUTING_DMN,
-                              make_script_engine())
+    workflow = start_workflow(
+        ROUTING_BPMN,
+        "routing_demo",
+        {"category": "complaint", "amount": 150},
+        ROUTING_DMN,
+        make_script_engine(),
+    )
     review = ready_user_task(workflow)
     assert review.task_spec.bpmn_id == "review"
     assert review.data["route"] == "fast"
@@ -152,21 +167,34 @@ def test_script_gateway_and_dmn_run_in_the_sandbox():
     assert review.data["tags"] == ["complaint", "contact"]
 
 
-@pytest.mark.parametrize(("category", "amount", "route"), [
-    ("complaint", 50, "normal"), ("repair", 500, "normal"), ("praise", 500, "other"),
-])
+@pytest.mark.parametrize(
+    ("category", "amount", "route"),
+    [
+        ("complaint", 50, "normal"),
+        ("repair", 500, "normal"),
+        ("praise", 500, "other"),
+    ],
+)
 def test_dmn_entries_with_question_marks_and_dashes(category, amount, route):
-    workflow = start_workflow(ROUTING_BPMN, "routing_demo",
-                              {"category": category, "amount": amount}, ROUTING_DMN,
-                              make_script_engine())
+    workflow = start_workflow(
+        ROUTING_BPMN,
+        "routing_demo",
+        {"category": category, "amount": amount},
+        ROUTING_DMN,
+        make_script_engine(),
+    )
     assert workflow.is_completed()
     assert workflow.last_task.data["route"] == route
 
 
 def test_a_restored_workflow_is_sandboxed_only_once_the_engine_is_attached(serializer):
-    workflow = start_workflow(ROUTING_BPMN, "routing_demo",
-                              {"category": "complaint", "amount": 150}, ROUTING_DMN,
-                              make_script_engine())
+    workflow = start_workflow(
+        ROUTING_BPMN,
+        "routing_demo",
+        {"category": "complaint", "amount": 150},
+        ROUTING_DMN,
+        make_script_engine(),
+    )
     saved = serializer.serialize_json(workflow)
 
     # The engine is not part of the saved state: a plain load runs the rest of the diagram
@@ -192,9 +220,13 @@ def test_a_restored_workflow_is_sandboxed_only_once_the_engine_is_attached(seria
 
 
 def test_an_expression_error_keeps_its_reason():
-    workflow = start_workflow(ROUTING_BPMN, "routing_demo",
-                              {"category": "complaint", "amount": 150}, ROUTING_DMN,
-                              make_script_engine())
+    workflow = start_workflow(
+        ROUTING_BPMN,
+        "routing_demo",
+        {"category": "complaint", "amount": 150},
+        ROUTING_DMN,
+        make_script_engine(),
+    )
     task = ready_user_task(workflow)
     with pytest.raises(WorkflowTaskException, match="repetition.*too large"):
         workflow.script_engine.evaluate(task, "'x' * 10**9")
@@ -203,11 +235,17 @@ def test_an_expression_error_keeps_its_reason():
 
 
 def test_a_script_that_runs_away_fails_its_task_quickly():
-    bpmn = ROUTING_BPMN.replace("doubled = amount * 2",
-                                "doubled = amount * 2\nfor i in range(10**6):\n    x = [i] * 10")
+    bpmn = ROUTING_BPMN.replace(
+        "doubled = amount * 2", "doubled = amount * 2\nfor i in range(10**6):\n    x = [i] * 10"
+    )
     with pytest.raises(WorkflowTaskException, match="operations|in total"):
-        start_workflow(bpmn, "routing_demo", {"category": "complaint", "amount": 150},
-                       ROUTING_DMN, make_script_engine())
+        start_workflow(
+            bpmn,
+            "routing_demo",
+            {"category": "complaint", "amount": 150},
+            ROUTING_DMN,
+            make_script_engine(),
+        )
 
 
 # --- service tasks --------------------------------------------------------------------
@@ -230,8 +268,12 @@ def test_a_handler_result_lands_in_task_data(operator):
         return {"building": params["unit"].split("-")[0] + params["suffix"]}
 
     assert operator in registered_operators() and service_handler(operator) is lookup
-    workflow = start_workflow(SERVICE_BPMN.replace("OPERATOR", operator), "service_demo",
-                              {"unit": "3-1201", "floor": 12}, script_engine=make_script_engine())
+    workflow = start_workflow(
+        SERVICE_BPMN.replace("OPERATOR", operator),
+        "service_demo",
+        {"unit": "3-1201", "floor": 12},
+        script_engine=make_script_engine(),
+    )
     assert workflow.is_completed()
     data = workflow.last_task.data
     assert data["building"] == "3-12"
@@ -246,8 +288,12 @@ def test_a_failing_handler_reports_its_own_message(operator):
         raise RuntimeError("房号 3-1201 不存在 / unit 3-1201 not found")
 
     with pytest.raises(WorkflowTaskException) as failed:
-        start_workflow(SERVICE_BPMN.replace("OPERATOR", operator), "service_demo",
-                       {"unit": "3-1201", "floor": 12}, script_engine=make_script_engine())
+        start_workflow(
+            SERVICE_BPMN.replace("OPERATOR", operator),
+            "service_demo",
+            {"unit": "3-1201", "floor": 12},
+            script_engine=make_script_engine(),
+        )
     message = str(failed.value)
     assert "unit 3-1201 not found" in message and "NameError" not in message
     assert failed.value.task.task_spec.bpmn_id == "call"
@@ -256,15 +302,23 @@ def test_a_failing_handler_reports_its_own_message(operator):
 
 def test_an_unknown_operator_and_a_bad_result_are_reported(operator):
     with pytest.raises(WorkflowTaskException, match=f"No service handler.*'{operator}'"):
-        start_workflow(SERVICE_BPMN.replace("OPERATOR", operator), "service_demo",
-                       {"unit": "1", "floor": 1}, script_engine=make_script_engine())
+        start_workflow(
+            SERVICE_BPMN.replace("OPERATOR", operator),
+            "service_demo",
+            {"unit": "1", "floor": 1},
+            script_engine=make_script_engine(),
+        )
     with pytest.raises(UnknownServiceOperator):
         service_handler(operator)
 
     register_service(operator)(lambda data, params: ["not", "a", "dict"])
     with pytest.raises(WorkflowTaskException, match="expected dict or None"):
-        start_workflow(SERVICE_BPMN.replace("OPERATOR", operator), "service_demo",
-                       {"unit": "1", "floor": 1}, script_engine=make_script_engine())
+        start_workflow(
+            SERVICE_BPMN.replace("OPERATOR", operator),
+            "service_demo",
+            {"unit": "1", "floor": 1},
+            script_engine=make_script_engine(),
+        )
 
 
 def test_registering_an_operator_twice_is_refused(operator):
