@@ -12,6 +12,10 @@ from sqlalchemy.orm import Session
 from .models import AuditEvent, HumanTask, ProcessInstance, User
 from .runtime import form_schema
 
+#: What auditors do with an instance (exports, reveals) is in the audit trail, not in the
+#: history its staff read.
+OVERSIGHT_KINDS = ("audit:export", "personal_data:reveal")
+
 
 @dataclass
 class HistoryEntry:
@@ -29,7 +33,9 @@ class HistoryEntry:
 
 def instance_history(session: Session, instance: ProcessInstance) -> list[HistoryEntry]:
     events = session.scalars(
-        select(AuditEvent).where(AuditEvent.instance_id == instance.id).order_by(AuditEvent.seq)
+        select(AuditEvent)
+        .where(AuditEvent.instance_id == instance.id, AuditEvent.kind.not_in(OVERSIGHT_KINDS))
+        .order_by(AuditEvent.seq)
     ).all()
     names = dict(
         session.execute(

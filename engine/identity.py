@@ -55,7 +55,32 @@ DEPARTMENTS: dict[str, tuple[str, str]] = {
     "management": ("管理处", "Property management office"),
 }
 
+#: University offices users may belong to: the co-hosting departments of P1 official visits
+#: (dept_liaison). Kept apart from the property company's departments above.
+UNIVERSITY_OFFICES: dict[str, tuple[str, str]] = {
+    "president_office": ("校长办公室", "President's office"),
+    "academic_affairs": ("教务处", "Academic affairs office"),
+    "research_office": ("科学技术研究部", "Research office"),
+    "international_office": ("国际合作交流处", "International cooperation office"),
+    "personnel_office": ("人事处", "Personnel office"),
+    "student_affairs": ("学生工作部", "Student affairs department"),
+    "graduate_school": ("研究生院", "Graduate school"),
+    "publicity_dept": ("党委宣传部", "Publicity department"),
+    "logistics_office": ("后勤管理处", "Logistics office"),
+    "finance_office": ("财务处", "Finance office"),
+    "campus_security": ("保卫处", "Campus security office"),
+}
+
 MIN_PASSWORD_LENGTH = 8
+#: Refused whatever their length: the first guesses of any password-spraying run.
+COMMON_PASSWORDS = frozenset(
+    {
+        "12345678", "123456789", "1234567890", "11111111", "88888888", "66666666",
+        "00000000", "87654321", "12341234", "11223344", "password", "password1",
+        "passw0rd", "qwertyui", "qwerty123", "1qaz2wsx", "abc12345", "abcd1234",
+        "a1234567", "iloveyou", "woaini1314", "admin123", "admin888", "changeme",
+    }
+)  # fmt: skip
 USERNAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$")
 
 
@@ -99,6 +124,16 @@ class WeakPassword(JiedaiError):
         )
 
 
+class GuessablePassword(WeakPassword):
+    def __init__(self):
+        JiedaiError.__init__(
+            self,
+            "密码不能与用户名相同，也不能是常见密码（如 12345678、password）",
+            "The password must not be the username or a common password "
+            "(such as 12345678 or password)",
+        )
+
+
 class UserNotFound(NotFound):
     def __init__(self, username: str):
         super().__init__(f"找不到用户“{username}”", f"No user named '{username}'")
@@ -120,7 +155,7 @@ def department_label(code: str | None, locale: str = "zh_CN") -> str:
     """The label of a department code in `locale`; "" for none, the code when unknown."""
     if not code:
         return ""
-    labels = DEPARTMENTS.get(code)
+    labels = DEPARTMENTS.get(code) or UNIVERSITY_OFFICES.get(code)
     if labels is None:
         return code
     return labels[1] if locale.startswith("en") else labels[0]
@@ -184,6 +219,16 @@ def verify_password(password_hash: str, password: str) -> bool:
         return False
 
 
+def check_password_policy(password: str, username: str = "") -> None:
+    """Raise `WeakPassword` if `password` is shorter than `MIN_PASSWORD_LENGTH`, or
+    `GuessablePassword` if it is the username or a common password (case-insensitive)."""
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise WeakPassword()
+    folded = password.strip().lower()
+    if folded in COMMON_PASSWORDS or (username and folded == username.strip().lower()):
+        raise GuessablePassword()
+
+
 @cache
 def _dummy_hash() -> str:
     # Checked against when the username is unknown, so a failed login costs the same time
@@ -209,9 +254,8 @@ def create_user(
     username = username.strip()
     if not USERNAME_PATTERN.match(username):
         raise InvalidUsername(username)
-    if len(password) < MIN_PASSWORD_LENGTH:
-        raise WeakPassword()
-    if department is not None and department not in DEPARTMENTS:
+    check_password_policy(password, username)
+    if department is not None and department not in DEPARTMENTS | UNIVERSITY_OFFICES:
         raise UnknownDepartment(department)
     role_rows = _roles_for(session, roles)
     if session.scalar(select(User.id).where(User.username == username)) is not None:

@@ -5,12 +5,13 @@ Every datetime column stores aware UTC values (`UtcDateTime`), whatever the data
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
+    Date,
     DateTime,
     ForeignKey,
     Index,
@@ -259,6 +260,10 @@ class Timer(Base):
     task_guid: Mapped[str] = mapped_column(String(36), unique=True)
     task_spec: Mapped[str] = mapped_column(String(200))
     due_at: Mapped[datetime] = mapped_column(index=True)
+    # Failed firings (engine.timers): how many, when to try again, and why the last failed.
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    next_attempt_at: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
 
 
 # --- audit chain ----------------------------------------------------------------------------
@@ -293,3 +298,20 @@ class AuditHead(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     seq: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), default=0)
     hash: Mapped[str] = mapped_column(String(64))
+
+
+# --- working-day calendar -------------------------------------------------------------------
+
+
+class CalendarDay(Base):
+    """A day the admins' holiday calendar knows: a holiday (`is_workday` false) or a 调休
+    make-up working day (true). It takes precedence over the `chinesecalendar` package."""
+
+    __tablename__ = "calendar_day"
+
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    year: Mapped[int] = mapped_column(Integer, index=True)
+    is_workday: Mapped[bool] = mapped_column(Boolean)
+    name: Mapped[str] = mapped_column(String(100), default="", server_default="")
+    updated_by: Mapped[str] = mapped_column(String(64))
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)

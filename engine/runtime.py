@@ -73,9 +73,7 @@ def load_instance(
     if for_update:
         # PostgreSQL: the row lock makes a second writer wait and then see the new state.
         # `of=`: PostgreSQL refuses FOR UPDATE on the outer-joined version and starter rows.
-        query = query.with_for_update(of=ProcessInstance).execution_options(
-            populate_existing=True
-        )
+        query = query.with_for_update(of=ProcessInstance).execution_options(populate_existing=True)
     instance = session.scalar(query)
     if instance is None:
         raise NotFound(
@@ -307,7 +305,7 @@ def advance(session, instance, workflow: BpmnWorkflow, *, actor: str, replay: di
     transaction is then rolled back whole and the incident recorded (`engine.db.perform`)."""
     decisions: list[dict] = []
     try:
-        with service_session(session):
+        with service_session(session, instance.id, actor):
             workflow.refresh_timers()
             workflow.do_engine_steps(
                 will_complete_task=lambda task: _before_automatic_task(task, decisions)

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
+from dataclasses import dataclass
 from typing import Any
 
 ServiceHandler = Callable[[dict[str, Any], dict[str, Any]], dict[str, Any] | None]
@@ -66,22 +67,38 @@ def registered_operators() -> frozenset[str]:
 
 # A handler that writes (a pass number counter, a register row) must use the Session of the
 # state change running it, so its rows commit or roll back with the instance (one transaction).
-_session: ContextVar[Any] = ContextVar("jiedai_service_session", default=None)
+@dataclass(frozen=True)
+class ServiceContext:
+    """The state change a service handler runs in: its Session, instance and acting user."""
+
+    session: Any
+    instance_id: int | None
+    actor: str
+
+
+_context: ContextVar[ServiceContext | None] = ContextVar("jiedai_service_context", default=None)
 
 
 @contextmanager
-def service_session(session: Any) -> Iterator[None]:
-    """Make `session` the one `current_session()` returns while engine steps run."""
-    token = _session.set(session)
+def service_session(
+    session: Any, instance_id: int | None = None, actor: str = ""
+) -> Iterator[None]:
+    """Make the state change visible to `current_context()` while engine steps run."""
+    token = _context.set(ServiceContext(session, instance_id, actor))
     try:
         yield
     finally:
-        _session.reset(token)
+        _context.reset(token)
+
+
+def current_context() -> ServiceContext:
+    """The running state change; raises outside engine steps."""
+    context = _context.get()
+    if context is None:
+        raise RuntimeError("current_context() is only available while engine steps run")
+    return context
 
 
 def current_session() -> Any:
-    """The Session of the running state change; raises outside engine steps."""
-    session = _session.get()
-    if session is None:
-        raise RuntimeError("current_session() is only available while engine steps run")
-    return session
+    """The Session of the running state change (`current_context().session`)."""
+    return current_context().session

@@ -2,6 +2,7 @@
 
 from alembic import context
 
+import engine.settings  # noqa: F401 — tables outside engine.models, for autogenerate
 import workflows.models  # noqa: F401 — the registers' tables, for autogenerate
 from engine.models import Base
 

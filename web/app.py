@@ -23,9 +23,10 @@ from flask_login import current_user
 from flask_wtf import CSRFProtect
 
 from engine.db import database_url
+from workflows.p3.ledger import READER_ROLES as P3_READER_ROLES
 from workflows.procedures import register_procedures
 
-from . import database, i18n, presentation
+from . import database, i18n, presentation, security
 from .blueprints import BLUEPRINTS
 from .blueprints.auth import login_manager
 from .errors import register_error_handlers
@@ -49,7 +50,34 @@ NAVIGATION: list[NavItem] = [
     NavItem("tasks.inbox", _l("Inbox")),
     NavItem("instances.start_list", _l("Start")),
     NavItem("instances.index", _l("Instances")),
-    NavItem("registers.complaint_ledger", _l("Complaint ledger")),
+    NavItem("registers.complaint_ledger", _l("Complaint ledger"), roles=P3_READER_ROLES),
+    NavItem("registers.complaint_report", _l("Monthly complaint report"), roles=P3_READER_ROLES),
+    NavItem(
+        "bookings.index",
+        _l("Meeting bookings"),
+        roles=("hotline", "meeting_lead", "meeting_attendant", "av_tech", "cashier", "auditor"),
+    ),  # noqa: E501
+    NavItem(
+        "visits.index",
+        _l("Visit register"),
+        roles=(
+            "reception_officer",
+            "deputy_director",
+            "director",
+            "univ_leader",
+            "party_office",
+            "process_owner",
+            "auditor",
+        ),
+    ),
+    NavItem(
+        "passes.index",
+        _l("Pass registry"),
+        roles=("front_clerk", "cashier", "manager_assistant", "project_manager", "auditor"),
+    ),  # noqa: E501
+    NavItem("audit.search", _l("Audit"), roles=("auditor",)),
+    NavItem("calendar.index", _l("Holiday calendar"), roles=("admin",)),
+    NavItem("models.index", _l("Process models"), roles=("process_owner",)),
 ]
 
 
@@ -81,10 +109,10 @@ def create_app(config: dict | None = None) -> Flask:
     csrf.init_app(app)
     login_manager.init_app(app)
     register_error_handlers(app)
+    security.init_app(app)  # before the blueprints: it bounds their `<int:>` URL parts
     for blueprint in BLUEPRINTS:
         app.register_blueprint(blueprint)
     app.context_processor(_navigation_context)
-    app.after_request(_security_headers)
     return app
 
 
@@ -138,10 +166,3 @@ def _navigation_context() -> dict:
             for item in items
         ]
     }
-
-
-def _security_headers(response):
-    response.headers.setdefault("X-Content-Type-Options", "nosniff")
-    response.headers.setdefault("X-Frame-Options", "DENY")
-    response.headers.setdefault("Referrer-Policy", "same-origin")
-    return response

@@ -36,15 +36,25 @@ def read_catalogue(path: Path = CATALOGUE) -> Catalog:
         return read_po(file, locale="zh_CN")
 
 
+def _translated(message) -> bool:
+    strings = message.string if isinstance(message.string, tuple) else (message.string,)
+    return bool(strings) and all(strings)
+
+
+def _key(message) -> str:
+    """The singular id: plural messages have a (singular, plural) tuple as their id."""
+    return message.id[0] if isinstance(message.id, tuple) else message.id
+
+
 def untranslated(catalogue: Catalog, ids: set[str]) -> list[str]:
-    return sorted(i for i in ids if i not in catalogue or not catalogue[i].string)
+    return sorted(i for i in ids if i not in catalogue or not _translated(catalogue[i]))
 
 
 def merge_pending(catalogue: Catalog) -> list[Path]:
     merged = []
     for path in sorted(PENDING.glob("*.po")):
         for message in read_catalogue(path):
-            if message.id and message.string:
+            if message.id and _translated(message):
                 catalogue.add(message.id, message.string)
         merged.append(path)
     return merged
@@ -54,7 +64,7 @@ def write_catalogue(catalogue: Catalog, path: Path = CATALOGUE) -> None:
     header = path.read_text(encoding="utf-8").split('msgid ""', 1)[0]
     ordered = Catalog(locale="zh_CN", header_comment="", project="jiedai", version="0.1")
     ordered.mime_headers = catalogue.mime_headers
-    for message in sorted((m for m in catalogue if m.id), key=lambda m: m.id):
+    for message in sorted((m for m in catalogue if m.id), key=_key):
         ordered.add(message.id, message.string)
     with path.open("wb") as file:
         write_po(file, ordered, omit_header=True, no_location=True, width=100)

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
 
-from flask import Flask
+from flask import Flask, g
+from flask_login import current_user
 from markupsafe import Markup
 
+from engine.masking import field_kind, mask_value
 from engine.models import ProcessInstance
+from engine.specs_cache import form_schemas
 from engine.working_days import business_timezone
 from forms.labels import form_title, summarize
 from forms.rendering import render_fields
@@ -16,23 +18,42 @@ from forms.rendering import render_fields
 from .i18n import current_locale
 
 
+def reveal_personal_data() -> None:
+    """This request shows personal data in full: the view recorded why (`personal_data:reveal`)."""
+    g.jiedai_personal_data_revealed = True
+
+
+def shown_data(data: dict) -> dict:
+    """`data` as the signed-in person may see it on instance pages: ID numbers are always
+    masked (registers reveal them, audited, to the roles that need them); phone numbers too
+    for someone who only audits — unless this request revealed them."""
+    if g.get("jiedai_personal_data_revealed"):
+        return data
+    only_auditing = current_user.role_codes <= {"auditor"}
+    shown = {}
+    for name, value in data.items():
+        kind = field_kind(name) if isinstance(value, str | int) else None
+        masked = kind == "id" or (kind == "phone" and only_auditing)
+        shown[name] = mask_value(name, value) if masked else value
+    return shown
+
+
 def form_values(schema: dict | None, data: dict) -> Markup:
     """Submitted data as a read-only list with the form's labels."""
     if not schema or not data:
         return Markup("")
-    return render_fields(schema, values=data, errors={}, locale=current_locale(), readonly=True)
+    return render_fields(
+        schema, values=shown_data(data), errors={}, locale=current_locale(), readonly=True
+    )
 
 
 def data_summary(instance: ProcessInstance, data: dict) -> list[tuple[str, str]]:
     """(label, value) of every field of the instance's forms that has a value."""
     locale, seen, rows = current_locale(), set(), []
-    for name in sorted(instance.version.files):
-        if not name.startswith("forms/"):
-            continue
-        schema = json.loads(instance.version.files[name])
-        present = {
-            k: v for k, v in data.items() if k in schema.get("properties", {}) and k not in seen
-        }
+    shown = shown_data(data)
+    for _name, schema in sorted(form_schemas(instance.version).items()):
+        fields = schema.get("properties", {})
+        present = {k: v for k, v in shown.items() if k in fields and k not in seen}
         seen.update(present)
         rows += summarize(schema, present, locale)
     return rows

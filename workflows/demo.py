@@ -13,8 +13,11 @@ from engine.identity import DEPARTMENTS, ROLE_LABELS, create_user, ensure_roles
 from engine.models import ProcessInstance, User
 
 from . import scenarios
+from .p1.demo import load_p1_demo
+from .p2.demo import load_p2_demo
 from .p3 import PROCESS_ID as P3
 from .p3 import samples
+from .p4.demo import load_p4_demo
 
 #: Role codes with one demo user each, named by the code; dept_supervisor gets one per department.
 DEMO_ROLE_USERS = [code for code in ROLE_LABELS if code != "dept_supervisor"]
@@ -54,6 +57,8 @@ def load_demo(session: Session, password: str | None = None) -> DemoResult:
     perform(session, lambda s: create_demo_users(s, password, result))
     if not session.scalar(select(func.count()).select_from(ProcessInstance)):
         result.instances = _create_samples(session)
+    result.instances += load_p1_demo(session, password, result.passwords)
+    result.instances += load_p2_demo(session)
     return result
 
 
@@ -107,4 +112,5 @@ def _create_samples(session: Session) -> int:
     scenarios.complete_step(session, praise.id, *samples.FIRST_STEPS["praise"])
     # A repair waiting for the maintenance team.
     new_contact(samples.contact("repair", owner="周杰", unit="4栋602", content="厨房水龙头漏水。"))
+    count += load_p4_demo(session)
     return count

@@ -176,3 +176,12 @@ def test_claim_and_release_from_the_task_page(db_session, login_as, form_post):
     form_post(client, f"/tasks/{row.id}/unclaim", page=f"/tasks/{row.id}")
     db_session.expire_all()
     assert db_session.get(HumanTask, row.id).claimed_by_id is None
+
+
+def test_instance_page_masks_the_phone_for_auditors_only(db_session, login_as):
+    instance, _row = _new_contact(db_session)
+    scenarios.complete_step(db_session, instance.id, *samples.contact("complaint"))
+    staff = login_as("front_clerk").get(f"/instances/{instance.id}").get_data(as_text=True)
+    assert "13812345678" in staff
+    audit = login_as("auditor").get(f"/instances/{instance.id}").get_data(as_text=True)
+    assert "13812345678" not in audit and "138****5678" in audit

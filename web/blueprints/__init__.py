@@ -5,11 +5,30 @@ from __future__ import annotations
 
 from flask import Blueprint
 
-from . import auth, instances, registers, tasks
+from . import (
+    attachments,
+    audit,
+    auth,
+    calendar,
+    instances,
+    models,
+    registers,
+    registers_p1,
+    registers_p2,
+    registers_p4,
+    tasks,
+)
 
 BLUEPRINTS: list[Blueprint] = [
     auth.bp,
     tasks.bp,
     instances.bp,
     registers.bp,
+    audit.bp,
+    calendar.bp,
+    registers_p1.bp,
+    registers_p2.bp,
+    attachments.bp,
+    registers_p4.bp,
+    models.bp,
 ]

@@ -37,6 +37,8 @@ from flask_wtf import FlaskForm
 from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired
 
+from engine import audit_chain, throttle
+from engine.db import perform
 from engine.identity import authenticate
 from engine.models import User
 
@@ -49,6 +51,8 @@ login_manager.login_view = "auth.login"
 
 #: Where a signed-in person lands when no (safe) `next` was given, if that page exists.
 HOME_ENDPOINT = "tasks.inbox"
+#: The actor of a failed sign-in (the name typed is in the payload: it may be anyone's).
+FAILED_LOGIN_ACTOR = "system:auth"
 
 F = TypeVar("F", bound=Callable)
 
@@ -165,10 +169,19 @@ def login(form_class: type[LoginForm] = LoginForm):
     form = form_class()
     failed = False
     if form.validate_on_submit():
-        user = authenticate(get_session(), form.username.data, form.password.data)
+        username, address = form.username.data, request.remote_addr
+        lock = throttle.current_lock(get_session(), username, address)
+        if lock is not None:  # no password is checked while locked
+            return _locked(form, next_path, lock)
+        user = authenticate(get_session(), username, form.password.data)
+        _record_login(username, user)
         if user is None:
+            lock = perform(get_session(), lambda s: throttle.record_failure(s, username, address))
+            if lock is not None:
+                return _locked(form, next_path, lock)
             failed = True
         else:
+            perform(get_session(), lambda s: throttle.record_success(s, username))
             # A fresh session on sign-in (no fixation); keep only the chosen language.
             language = session.get(SESSION_KEY)
             session.clear()
@@ -178,6 +191,29 @@ def login(form_class: type[LoginForm] = LoginForm):
             flash(gettext("Welcome, %(name)s.", name=user.display_name), "success")
             return redirect(next_path or home_url())
     return render_template("auth/login.html", form=form, failed=failed, next=next_path)
+
+
+def _locked(form: LoginForm, next_path: str | None, lock: throttle.Lock):
+    """The sign-in page with the lockout message, status 429 and `Retry-After`."""
+    minutes = lock.minutes_left()
+    flash(
+        gettext(
+            "Too many failed sign-ins. Sign-in is locked for %(minutes)s minutes; "
+            "try again later or ask an administrator.",
+            minutes=minutes,
+        ),
+        "error",
+    )
+    page = render_template("auth/login.html", form=form, failed=False, next=next_path)
+    return page, 429, {"Retry-After": str(minutes * 60)}
+
+
+def _record_login(username: str, user: User | None) -> None:
+    """`auth:login` or `auth:login_failed` in the audit chain, with the remote address."""
+    payload = {"username": (username or "")[:100], "remote_addr": request.remote_addr}
+    actor = user.username if user is not None else FAILED_LOGIN_ACTOR
+    kind = "auth:login" if user is not None else "auth:login_failed"
+    perform(get_session(), lambda s: audit_chain.record(s, kind, actor=actor, payload=payload))
 
 
 @bp.post("/logout")

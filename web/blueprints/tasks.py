@@ -98,7 +98,8 @@ def complete(task_id: int):
     except FormInvalid as exc:
         flash(exc.message(current_locale()), "error")
         row = session.get(HumanTask, task_id)
-        return _render_form(session, row, values=dict(request.form), errors=exc.errors, status=422)
+        # The coerced values: ticked boxes stay ticked (the raw post has "on", not True).
+        return _render_form(session, row, values=data, errors=exc.errors, status=422)
     except InstanceFailed as exc:
         flash(exc.message(current_locale()), "error")
         return redirect(url_for("instances.detail", instance_id=row.instance_id))

@@ -36,6 +36,14 @@
     });
   });
 
+  // <button data-action="print"> prints the page (print views; no inline handlers: CSP).
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest && event.target.closest("[data-action='print']");
+    if (button) {
+      window.print();
+    }
+  });
+
   // <form data-confirm="Really cancel?"> asks before submitting.
   document.addEventListener("submit", function (event) {
     var message = event.target.getAttribute && event.target.getAttribute("data-confirm");
