@@ -3,12 +3,9 @@ columns the register adds itself."""
 
 from __future__ import annotations
 
-import json
-from functools import cache
-
-from engine.bundles import DEFAULT_FORMS_DIR
 from engine.identity import department_label
-from forms import labels as form_labels
+
+from ..register_labels import RegisterLabels
 
 _SOURCE_FORMS = (
     "p1_visit_registration.json",
@@ -55,44 +52,14 @@ TIER_LABELS = {
 _OWN_LABELS = {"status": STATUS_LABELS, "approval_tier": TIER_LABELS}
 
 
-@cache
-def _schema_for(field: str) -> dict | None:
-    for name in _SOURCE_FORMS:
-        schema = json.loads((DEFAULT_FORMS_DIR / name).read_text(encoding="utf-8"))
-        if field in schema.get("properties", {}):
-            return schema
-    return None
-
-
-def _pick(pair: tuple[str, str], locale: str) -> str:
-    return pair[1] if locale.startswith("en") else pair[0]
-
-
-def field_label(field: str, locale: str = "zh_CN") -> str:
-    if field in _REGISTER_COLUMNS:
-        return _pick(_REGISTER_COLUMNS[field], locale)
-    schema = _schema_for(field)
-    return form_labels.field_label(schema, field, locale) if schema else field
+_LABELS = RegisterLabels(_SOURCE_FORMS, _REGISTER_COLUMNS, _OWN_LABELS)
+field_label = _LABELS.field_label
+options = _LABELS.options
 
 
 def value_label(field: str, value, locale: str = "zh_CN") -> str:
-    """How a stored value reads: enum labels, department names, 是/否."""
-    if value is None or value == "" or value == []:
-        return ""
-    if field in _OWN_LABELS and value in _OWN_LABELS[field]:
-        return _pick(_OWN_LABELS[field][value], locale)
-    if field == "co_host_departments":
+    """How a stored value reads; the co-hosting departments as their names."""
+    if field == "co_host_departments" and value:
         separator = ", " if locale.startswith("en") else "、"
         return separator.join(department_label(code, locale) for code in value)
-    if isinstance(value, bool):
-        return _pick(("是", "Yes") if value else ("否", "No"), locale)
-    schema = _schema_for(field)
-    return form_labels.value_label(schema, field, value, locale) if schema else str(value)
-
-
-def options(field: str, locale: str = "zh_CN") -> list[tuple[str, str]]:
-    """(code, label) pairs for a filter select."""
-    if field in _OWN_LABELS:
-        return [(code, _pick(pair, locale)) for code, pair in _OWN_LABELS[field].items()]
-    schema = _schema_for(field)
-    return form_labels.options(schema, field, locale) if schema else []
+    return _LABELS.value_label(field, value, locale)

@@ -3,13 +3,7 @@ columns the register adds itself."""
 
 from __future__ import annotations
 
-import json
-from datetime import date, datetime
-from decimal import Decimal
-from functools import cache
-
-from engine.bundles import DEFAULT_FORMS_DIR
-from forms import labels as form_labels
+from ..register_labels import RegisterLabels
 
 _SOURCE_FORMS = (
     "p2_booking.json",
@@ -76,53 +70,7 @@ _CODE_LABELS = {
 }
 
 
-@cache
-def _schema_for(field: str) -> dict | None:
-    for name in _SOURCE_FORMS:
-        schema = json.loads((DEFAULT_FORMS_DIR / name).read_text(encoding="utf-8"))
-        if field in schema.get("properties", {}):
-            return schema
-    return None
-
-
-def _pick(pair: tuple[str, str], locale: str) -> str:
-    return pair[1] if locale.startswith("en") else pair[0]
-
-
-def field_label(field: str, locale: str = "zh_CN") -> str:
-    if field in _REGISTER_COLUMNS:
-        return _pick(_REGISTER_COLUMNS[field], locale)
-    schema = _schema_for(field)
-    return form_labels.field_label(schema, field, locale) if schema else field
-
-
-def value_label(field: str, value, locale: str = "zh_CN") -> str:
-    """A stored value as people read it: codes as labels, booleans as 是/否, amounts as 0.00."""
-    if value is None or value == "":
-        return ""
-    codes = _CODE_LABELS.get(field)
-    if codes is not None and value in codes:
-        return _pick(codes[value], locale)
-    if isinstance(value, bool):
-        schema = _schema_for(field)
-        prop = (schema or {}).get("properties", {}).get(field, {})
-        if "x-enum-labels" in prop:  # a yes/no question with its own answers
-            return form_labels.value_label(schema, field, value, locale)
-        return _pick(("是", "Yes") if value else ("否", "No"), locale)
-    if isinstance(value, Decimal):
-        return f"{value:.2f}"
-    if isinstance(value, datetime | date):
-        return value.isoformat()
-    schema = _schema_for(field)
-    return form_labels.value_label(schema, field, value, locale) if schema else str(value)
-
-
-def choices(field: str, locale: str = "zh_CN") -> list[tuple[str, str]]:
-    """(code, label) of a coded column, for filters."""
-    codes = _CODE_LABELS.get(field)
-    if codes is not None:
-        return [(code, _pick(pair, locale)) for code, pair in codes.items()]
-    schema = _schema_for(field) or {}
-    return [
-        (code, value_label(field, code, locale)) for code in schema["properties"][field]["enum"]
-    ]
+_LABELS = RegisterLabels(_SOURCE_FORMS, _REGISTER_COLUMNS, _CODE_LABELS)
+field_label = _LABELS.field_label
+value_label = _LABELS.value_label
+choices = _LABELS.options

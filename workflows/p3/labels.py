@@ -3,11 +3,7 @@ ledger adds itself."""
 
 from __future__ import annotations
 
-import json
-from functools import cache
-
-from engine.bundles import DEFAULT_FORMS_DIR
-from forms import labels as form_labels
+from ..register_labels import RegisterLabels
 
 _SOURCE_FORMS = (
     "p3_contact_record.json",
@@ -37,32 +33,6 @@ STATUS_LABELS = {
 }
 
 
-@cache
-def _schema_for(field: str) -> dict | None:
-    for name in _SOURCE_FORMS:
-        schema = json.loads((DEFAULT_FORMS_DIR / name).read_text(encoding="utf-8"))
-        if field in schema.get("properties", {}):
-            return schema
-    return None
-
-
-def _pick(pair: tuple[str, str], locale: str) -> str:
-    return pair[1] if locale.startswith("en") else pair[0]
-
-
-def field_label(field: str, locale: str = "zh_CN") -> str:
-    if field in _LEDGER_COLUMNS:
-        return _pick(_LEDGER_COLUMNS[field], locale)
-    schema = _schema_for(field)
-    return form_labels.field_label(schema, field, locale) if schema else field
-
-
-def value_label(field: str, value, locale: str = "zh_CN") -> str:
-    if value is None or value == "":
-        return ""
-    if field == "status" and value in STATUS_LABELS:
-        return _pick(STATUS_LABELS[value], locale)
-    if isinstance(value, bool):
-        return _pick(("是", "Yes") if value else ("否", "No"), locale)
-    schema = _schema_for(field)
-    return form_labels.value_label(schema, field, value, locale) if schema else str(value)
+_LABELS = RegisterLabels(_SOURCE_FORMS, _LEDGER_COLUMNS, {"status": STATUS_LABELS})
+field_label = _LABELS.field_label
+value_label = _LABELS.value_label
