@@ -122,6 +122,17 @@ MATRIX: dict[str, dict[str, Expect]] = {
     "tasks.complete": {"POST": roles("front_clerk", ok=422)},
     "tasks.claim": {"POST": roles("front_clerk", ok=302)},
     "tasks.unclaim": {"POST": roles("front_clerk", ok=302)},
+    "tasks.team": {
+        "GET": roles(
+            "project_manager",
+            "manager_assistant",
+            "director",
+            "deputy_director",
+            "meeting_lead",
+            "sales_manager",
+            "admin",
+        )
+    },
     # --- instances ---------------------------------------------------------------------------
     "instances.index": {"GET": signed_in()},
     "instances.start_list": {"GET": signed_in()},
@@ -168,6 +179,8 @@ MATRIX: dict[str, dict[str, Expect]] = {
     "audit.export_xlsx": {"GET": roles("auditor")},
     "audit.timeline": {"GET": roles("auditor")},
     "audit.approval_record": {"GET": roles("auditor")},
+    # The one auditor write: reveal personal data with a reason (records only an audit event).
+    "audit.reveal": {"POST": roles("auditor")},
     # --- models editor (process owners only, the blueprint's before_request) -----------------
     "models.index": {"GET": roles("process_owner")},
     "models.upload": {"POST": roles("process_owner", ok=302)},

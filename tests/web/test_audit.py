@@ -83,7 +83,8 @@ def test_every_write_route_of_the_app_refuses_an_auditor(app, db_session, login_
     checked = []
     for rule in app.url_map.iter_rules():
         methods = (rule.methods or set()) - {"GET", "HEAD", "OPTIONS"}
-        if not methods or rule.endpoint in ("auth.login", "auth.logout", "static"):
+        # The one auditor write: revealing personal data records only an audit event.
+        if not methods or rule.endpoint in ("auth.login", "auth.logout", "static", "audit.reveal"):
             continue
         url = rule.rule
         for name in rule.arguments:
@@ -192,11 +193,15 @@ def test_timeline_shows_steps_rules_and_masks_the_phone(db_session, login_as, co
     }
 
 
-def test_revealing_needs_a_reason_and_is_recorded(db_session, login_as, complaint):
+def test_revealing_needs_a_reason_and_is_recorded(db_session, login_as, form_post, complaint):
     client = login_as("auditor")
-    page = _text(client.get(f"/audit/instances/{complaint.id}?reveal=1"))
+    url = f"/audit/instances/{complaint.id}"
+    page = _text(client.get(f"{url}?reveal=1&reason=核实投诉人身份"))  # a GET never reveals
     assert PHONE not in page and not _events(db_session, "personal_data:reveal")
-    page = _text(client.get(f"/audit/instances/{complaint.id}?reveal=1&reason=核实投诉人身份"))
+    assert client.post(f"{url}/reveal", data={"reason": "核实"}).status_code == 400  # no CSRF
+    page = _text(form_post(client, f"{url}/reveal", {"reason": ""}, page=url))
+    assert PHONE not in page and not _events(db_session, "personal_data:reveal")
+    page = _text(form_post(client, f"{url}/reveal", {"reason": "核实投诉人身份"}, page=url))
     assert PHONE in page
     (event,) = _events(db_session, "personal_data:reveal")
     assert event.actor == "auditor" and event.role == "auditor"
@@ -302,6 +307,20 @@ def test_a_damaged_chain_is_shown_prominently(db_session, login_as, complaint):
     db_session.expire_all()
     (stored,) = db_session.scalars(select(AuditVerification)).all()
     assert (stored.ok, stored.broken_seq, stored.damage) == (False, event.seq, "edited")
+
+
+def test_admins_see_a_damaged_chain_on_every_page(db_session, login_as, make_user, complaint):
+    event = db_session.scalar(select(AuditEvent).order_by(AuditEvent.seq).limit(1))
+    event.payload = {**event.payload, "data": {"forged": True}}
+    db_session.commit()
+    make_user("clerk", ["front_clerk"])
+    assert 'id="chain-alarm"' not in _text(login_as("admin").get("/"))  # nothing stored yet
+    login_as("auditor").get("/audit/chain?verify=1")
+    for path in ("/", "/instances/"):
+        page = _text(login_as("admin").get(path, follow_redirects=True))
+        alarm = page.split('id="chain-alarm"', 1)[1].split("</div>", 1)[0]
+        assert f"{event.seq}" in alarm and ("篡改" in alarm or "edited" in alarm)
+    assert 'id="chain-alarm"' not in _text(login_as("clerk").get("/", follow_redirects=True))
 
 
 # --- sign-in events -------------------------------------------------------------------------

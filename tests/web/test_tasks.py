@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from engine.models import HumanTask, ProcessInstance, TaskStatus
+from engine.models import HumanTask, ProcessInstance, TaskStatus, User
 from workflows import scenarios
 from workflows.p3 import PROCESS_ID as P3
 from workflows.p3 import samples
@@ -185,3 +185,55 @@ def test_instance_page_masks_the_phone_for_auditors_only(db_session, login_as):
     assert "13812345678" in staff
     audit = login_as("auditor").get(f"/instances/{instance.id}").get_data(as_text=True)
     assert "13812345678" not in audit and "138****5678" in audit
+
+
+def test_complaint_contents_are_shown_only_to_p3_readers_and_auditors(db_session, login_as):
+    """A process owner oversees every instance, yet may not read a complaint; the handling
+    department's supervisor reads it on the task."""
+    instance, _row = _new_contact(db_session)
+    for step in (samples.contact("complaint"), samples.complaint_record()):
+        scenarios.complete_step(db_session, instance.id, *step)
+    texts = ("地下车库B区照明损坏", "夜班保安巡逻不到位")
+    url = f"/instances/{instance.id}"
+    owner = login_as("process_owner").get(url)
+    page = owner.get_data(as_text=True)
+    assert owner.status_code == 200 and instance.business_key in page
+    assert not [t for t in texts if t in page]
+    for reader in ("front_clerk", "auditor"):
+        page = login_as(reader).get(url).get_data(as_text=True)
+        assert all(t in page for t in texts), reader
+    task = scenarios.open_task(db_session, instance.id, "handle_complaint")
+    handler = scenarios.worker_for(db_session, task)
+    page = login_as(handler.username).get(f"/tasks/{task.id}").get_data(as_text=True)
+    assert all(t in page for t in texts)
+
+
+def test_team_view_counts_open_and_overdue_work(db_session, login_as):
+    from datetime import UTC, datetime, timedelta
+
+    _instance, row = _new_contact(db_session)
+    other, late = _new_contact(db_session)
+    late.due_at = datetime.now(UTC) - timedelta(hours=1)
+    late.claimed_by_id = db_session.scalar(select(User.id).where(User.username == "front_clerk"))
+    db_session.commit()
+    page = login_as("project_manager").get("/tasks/team").get_data(as_text=True)
+    assert "团队工作量" in page
+    role_row = page[page.find("前台文员/客服接待员") :][:400]
+    assert ">2<" in role_row and "badge-overdue" in role_row
+    inbox = login_as("front_clerk").get("/tasks/").get_data(as_text=True)
+    assert "已逾期" in inbox and "/tasks/team" not in inbox
+    assert login_as("front_clerk").get("/tasks/team").status_code == 403
+
+
+def test_due_today_is_marked_in_the_inbox(db_session, login_as):
+    from datetime import UTC, datetime, timedelta
+
+    from engine.working_days import business_timezone
+
+    _instance, row = _new_contact(db_session)
+    end_of_day = datetime.now(business_timezone()).replace(hour=23, minute=59, second=0)
+    if end_of_day <= datetime.now(business_timezone()) + timedelta(minutes=1):
+        pytest.skip("too close to midnight in the business time zone")
+    row.due_at = end_of_day.astimezone(UTC)
+    db_session.commit()
+    assert "今日到期" in login_as("front_clerk").get("/tasks/").get_data(as_text=True)

@@ -59,6 +59,9 @@ OUTCOME_LABELS = {"approved": _l("Approved"), "rejected": _l("Rejected")}
 READ_ONLY_ROLES = frozenset({AUDITOR})
 #: Writes a read-only person still makes: signing in and out.
 ALWAYS_ALLOWED = frozenset({"auth.login", "auth.logout", "static"})
+#: The one write an auditor makes: revealing masked personal data, which writes only the
+#: audit event recording the reveal and its reason (CSRF-protected like every POST).
+AUDITOR_WRITES = frozenset({"audit.reveal"})
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
@@ -66,7 +69,7 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 def _auditors_are_read_only():
     """Every write route of every blueprint answers 403 to a person holding only read-only
     roles, whatever the view itself checks (routes added later included)."""
-    if request.method in SAFE_METHODS or request.endpoint in ALWAYS_ALLOWED:
+    if request.method in SAFE_METHODS or request.endpoint in ALWAYS_ALLOWED | AUDITOR_WRITES:
         return
     if current_user.is_authenticated:
         roles = current_user.role_codes
@@ -74,9 +77,12 @@ def _auditors_are_read_only():
             abort(403)
 
 
-@bp.context_processor
+@bp.app_context_processor
 def _chain_alarm() -> dict:
-    """A damaged chain is shown on every audit page until a clean verification."""
+    """A damaged chain is shown on every page to auditors and admins (base.html) until a
+    clean verification."""
+    if not (current_user.is_authenticated and current_user.has_role(AUDITOR, "admin")):
+        return {"chain_failure": None}
     return {"chain_failure": last_failure(get_session())}
 
 
@@ -222,15 +228,26 @@ def _instance(instance_id: int) -> ProcessInstance:
 @bp.get("/instances/<int:instance_id>")
 @role_required(AUDITOR)
 def timeline(instance_id: int):
+    return _timeline(instance_id, reveal=False)
+
+
+@bp.post("/instances/<int:instance_id>/reveal")
+@role_required(AUDITOR)
+def reveal(instance_id: int):
+    """Show the timeline with personal data in full; the reason comes in the form body."""
+    return _timeline(instance_id, reveal=True)
+
+
+def _timeline(instance_id: int, reveal: bool):
     session = get_session()
     instance = _instance(instance_id)
     workflow = runtime.load_workflow(instance)
     data = runtime.instance_data(workflow)
     history = instance_history(session, instance)
     hidden = sorted(set(sensitive_fields(data)).union(*(sensitive_fields(e.data) for e in history)))
-    reason = (request.args.get("reason") or "").strip()[:MAX_REASON]
-    revealed = bool(request.args.get("reveal")) and bool(reason) and bool(hidden)
-    reveal_error = bool(request.args.get("reveal")) and not reason
+    reason = (request.form.get("reason") or "").strip()[:MAX_REASON] if reveal else ""
+    revealed = reveal and bool(reason) and bool(hidden)
+    reveal_error = reveal and not reason
     if revealed:
         reveal_personal_data()
         _record(

@@ -19,6 +19,7 @@ from engine.visibility import can_view_instance, visible_instances
 
 from ..database import get_session
 from ..i18n import current_locale
+from ..presentation import hide_confidential
 from .auth import role_required, signed_in_user
 
 bp = Blueprint("instances", __name__, url_prefix="/instances")
@@ -105,6 +106,7 @@ def _visible_instance(instance_id: int) -> ProcessInstance:
 def detail(instance_id: int):
     session, user = get_session(), signed_in_user()
     instance = _visible_instance(instance_id)
+    hide_confidential(instance)
     workflow = runtime.load_workflow(instance)
     data = runtime.instance_data(workflow)
     tasks = session.scalars(

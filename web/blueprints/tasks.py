@@ -13,17 +13,28 @@ from engine.errors import FormInvalid, InstanceFailed, JiedaiError
 from engine.history import instance_history
 from engine.inbox import can_work_on, inbox, inbox_count
 from engine.models import HumanTask, TaskStatus
+from engine.workload import workload
 from forms.rendering import render_fields
 from forms.validation import coerce_submission
 
 from ..database import get_session
 from ..i18n import current_locale
 from ..instructions import render_instructions
-from .auth import signed_in_user
+from .auth import role_required, signed_in_user
 
 bp = Blueprint("tasks", __name__, url_prefix="/tasks")
 
 PER_PAGE = 50
+#: Those who lead others' front-desk work see everyone's load.
+TEAM_VIEW_ROLES = (
+    "project_manager",
+    "manager_assistant",
+    "director",
+    "deputy_director",
+    "meeting_lead",
+    "sales_manager",
+    "admin",
+)
 
 
 @bp.get("/", endpoint="inbox")
@@ -34,7 +45,13 @@ def inbox_view():
     rows = inbox(session, user, limit=PER_PAGE, offset=(page - 1) * PER_PAGE)
     total = inbox_count(session, user)
     return render_template(
-        "tasks/inbox.html", tasks=rows, total=total, page=page, per_page=PER_PAGE, user_id=user.id
+        "tasks/inbox.html",
+        may_see_team=user.has_role(*TEAM_VIEW_ROLES),
+        tasks=rows,
+        total=total,
+        page=page,
+        per_page=PER_PAGE,
+        user_id=user.id,
     )
 
 
@@ -152,3 +169,10 @@ def _claim_action(task_id: int, action, done_message: str, done_url: str):
         return redirect(url_for("tasks.inbox"))
     flash(done_message, "success")
     return redirect(done_url)
+
+
+@bp.get("/team")
+@role_required(*TEAM_VIEW_ROLES)
+def team():
+    by_role, by_person = workload(get_session())
+    return render_template("tasks/team.html", by_role=by_role, by_person=by_person)
