@@ -17,6 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from . import audit_chain
+from .db import perform
 from .errors import JiedaiError, NotFound
 from .lanes import role_codes
 from .models import (
@@ -160,6 +161,24 @@ def migrate_instance(
     advance(session, instance, workflow, actor=actor, replay={"action": "steps"})
     _refresh_open_rows(session, instance, workflow)
     return instance
+
+
+def migrate_many(
+    session: Session, instance_ids: list[int], target: ProcessVersion, user: User | str
+) -> tuple[list[int], list[tuple[int, list[tuple[str, str]]]]]:
+    """Migrate each instance in a transaction of its own (`perform`); refused ones are left
+    as they were. Returns the moved ids and (id, reasons) for the refused ones."""
+    moved: list[int] = []
+    refused: list[tuple[int, list[tuple[str, str]]]] = []
+    target_id = target.id
+    for instance_id in instance_ids:
+        try:
+            perform(session, lambda s, i=instance_id: migrate_instance(s, i, target_id, user))
+        except MigrationRefused as exc:
+            refused.append((instance_id, exc.reasons))
+        else:
+            moved.append(instance_id)
+    return moved, refused
 
 
 def _refresh_open_rows(session: Session, instance: ProcessInstance, workflow) -> None:

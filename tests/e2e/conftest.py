@@ -118,12 +118,19 @@ def _wait_for_login(base_url: str, proc: subprocess.Popen, log: Path) -> None:
 
 
 @pytest.fixture(scope="session")
-def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    tmp = tmp_path_factory.mktemp("e2e")
+def live_database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """The live server's database, for tests that prepare or check data through the engine."""
+    # Next to the server's log: test_p2_meeting finds it there.
+    return f"sqlite:///{tmp_path_factory.mktemp('e2e') / 'e2e.sqlite3'}"
+
+
+@pytest.fixture(scope="session")
+def live_server(live_database_url: str) -> Iterator[str]:
+    tmp = Path(live_database_url.removeprefix("sqlite:///")).parent
     log = tmp / "server.log"
     env = {
         **os.environ,
-        "DATABASE_URL": f"sqlite:///{tmp / 'e2e.sqlite3'}",
+        "DATABASE_URL": live_database_url,
         "JIEDAI_SECRET_KEY": "e2e",
         "PYTHONUNBUFFERED": "1",
     }

@@ -4,12 +4,23 @@ timers, lanes); then P3 edited in the side panel, checked and deployed as versio
 
 import json
 import re
+from decimal import Decimal
 
 import pytest
 from playwright.sync_api import expect
+from sqlalchemy import select
 
+from engine import runtime
 from engine.bundles import DEFAULT_BPMN_DIR
+from engine.db import make_engine, make_session_factory
+from engine.models import ProcessInstance
 from engine.version_diff import diff_bundles
+from workflows import scenarios
+from workflows.p4 import PROCESS_ID as P4
+from workflows.p4 import samples as p4
+from workflows.p4.models import Pass
+from workflows.p4.rules import add_months
+from workflows.procedures import register_procedures
 
 pytestmark = pytest.mark.e2e
 
@@ -124,7 +135,48 @@ def test_owner_renames_a_task_validates_and_deploys_version_2(page, login, scree
     screenshot(page, "modeler_07_models_v2")
 
 
-def test_owner_changes_a_fee_sees_the_case_fail_fixes_it_and_deploys(page, login, screenshot):
+@pytest.fixture
+def live_session(live_server, live_database_url):
+    """A session on the live server's database, to prepare and check P4 instances."""
+    register_procedures()
+    engine = make_engine(live_database_url)
+    session = make_session_factory(engine)()
+    yield session
+    session.close()
+    engine.dispose()
+
+
+def _tenant_pass(session, receipt_no: str) -> Pass:
+    """A fresh tenant pass, issued on the version in force, that can be renewed for 6 months."""
+    instance = scenarios.start(session, P4, "front_clerk")
+    scenarios.run_steps(session, instance.id, p4.issue_path("tenant", receipt_no, months=6))
+    session.expire_all()
+    return session.scalars(select(Pass).where(Pass.issue_instance_id == instance.id)).one()
+
+
+def _renewal_up_to_the_fee(session, held: Pass, instance_id: int | None = None):
+    """A renewal of `held` up to the payment step; the DMN fee is looked up on the way."""
+    if instance_id is None:
+        instance_id = scenarios.start(session, P4, "front_clerk").id
+        scenarios.run_steps(session, instance_id, [p4.request("renew", pass_no=held.pass_no)])
+    scenarios.run_steps(session, instance_id, [p4.renewal(add_months(held.valid_until, 6))])
+    session.expire_all()
+    instance = session.get(ProcessInstance, instance_id)
+    return instance, runtime.instance_data(runtime.load_workflow(instance))
+
+
+def test_owner_changes_a_fee_sees_the_case_fail_fixes_it_and_deploys(
+    page, login, screenshot, live_session
+):
+    # A tenant renewal started on version 1, before anyone touches the fee: it waits at the
+    # renewal check, before the fee table is consulted.
+    running_pass = _tenant_pass(live_session, "SJ-E2E-FEE-1")
+    running = scenarios.start(live_session, P4, "front_clerk")
+    scenarios.run_steps(
+        live_session, running.id, [p4.request("renew", pass_no=running_pass.pass_no)]
+    )
+    assert running.version.number == 1
+
     login(page, "process_owner")
     draft_url = _open_modeler(page, "p4_pass_issuance")
     page.goto(draft_url)
@@ -182,3 +234,22 @@ def test_owner_changes_a_fee_sees_the_case_fail_fixes_it_and_deploys(page, login
     expect(page.locator("h1")).to_contain_text("v2")
     expect(page.locator("main")).to_contain_text("Rule_tenant_renew")
     screenshot(page, "modeler_11_p4_version_2")
+
+    # The running renewal stays on version 1 and keeps the old fee; a new one uses the new fee.
+    live_session.expire_all()
+    running, old_data = _renewal_up_to_the_fee(live_session, running_pass, running.id)
+    assert running.version.number == 1
+    assert old_data["fee_amount"] == Decimal("2.00")
+    new_pass = _tenant_pass(live_session, "SJ-E2E-FEE-2")
+    fresh, new_data = _renewal_up_to_the_fee(live_session, new_pass)
+    assert fresh.version.number == 2
+    assert new_data["fee_amount"] == Decimal("3.00")
+    assert new_data["amount_due"] == Decimal("3.00")
+    # The cashier's payment task says the same amount due for each.
+    page.context.clear_cookies()
+    login(page, "cashier")
+    for instance, amount, name in ((running, "2.00", "12"), (fresh, "3.00", "13")):
+        row = scenarios.open_task(live_session, instance.id, "record_payment")
+        page.goto(f"/tasks/{row.id}")
+        expect(page.locator("main")).to_contain_text(f"应收 ¥{amount}")
+        screenshot(page, f"modeler_{name}_p4_fee_v{instance.version.number}")

@@ -7,11 +7,12 @@ import re
 import pytest
 from sqlalchemy import select
 
+from engine import audit_chain
 from engine.bundles import DEFAULT_BPMN_DIR, Bundle, collect_bundle
 from engine.db import perform
 from engine.deploy import deploy_bundle
 from engine.identity import get_user
-from engine.migration import MigrationRefused, migrate_instance, preview
+from engine.migration import MigrationRefused, migrate_instance, migrate_many, preview
 from engine.models import AuditEvent, HumanTask, ProcessInstance, TaskStatus
 from workflows import scenarios
 from workflows.p3 import PROCESS_ID as P3
@@ -148,3 +149,58 @@ def test_cli_migrate_moves_one_instance_or_says_why_not(session, p3_url, monkeyp
     assert again.exit_code == 1 and "already on that version" in again.output
     missing = CliRunner().invoke(main, ["migrate", str(instance.id), "--to-version", "9"])
     assert missing.exit_code == 2 and "no version 9" in missing.output
+
+
+def test_bulk_migration_of_100_instances_moves_the_movable_and_leaves_the_blocked(session):
+    """60 instances at "record complaint" (renamed in v2: movable) and 40 at the repair work
+    order (removed in v2: blocked), all moved in one call, one transaction each."""
+    movable = [_at_record_complaint(session).id for _ in range(60)]
+    blocked = []
+    for _ in range(40):
+        instance = scenarios.start(session, P3, "front_clerk")
+        scenarios.run_steps(session, instance.id, [samples.contact("repair")])
+        blocked.append(instance.id)
+    v1 = session.get(ProcessInstance, movable[0]).version
+    text = _without(
+        "repair_work_order", "Flow_route_repair", "Flow_repair_work_order_done", "close_merge"
+    ).replace('name="记录投诉详情"', 'name="记录投诉内容"')
+    v2 = _deploy(session, text=text)
+    session.expire_all()
+    before = {i: session.get(ProcessInstance, i).state_json for i in blocked}
+
+    checks = preview(session, v1, v2)
+    assert len(checks) == 100
+    assert {c.instance_id for c in checks if c.ok} == set(movable)
+    for check in checks:
+        if check.ok:
+            assert check.changed == ["record_complaint"] and not check.reasons
+        else:
+            assert "repair_work_order" in check.reason("en")
+            assert "repair_work_order" in check.reason("zh_CN")
+
+    owner = get_user(session, "process_owner")
+    moved, refused = migrate_many(session, [c.instance_id for c in checks], v2, owner)
+    assert moved == movable
+    assert [i for i, _ in refused] == blocked
+    assert all(any("repair_work_order" in en for _, en in reasons) for _, reasons in refused)
+
+    session.expire_all()
+    for instance_id in movable:
+        assert session.get(ProcessInstance, instance_id).version_id == v2.id
+    for instance_id in blocked:
+        instance = session.get(ProcessInstance, instance_id)
+        assert instance.version_id == v1.id and instance.state_json == before[instance_id]
+        assert scenarios.open_task(session, instance_id, "repair_work_order")
+    assert {
+        row.name
+        for row in session.scalars(
+            select(HumanTask).where(
+                HumanTask.instance_id.in_(movable), HumanTask.status == TaskStatus.OPEN
+            )
+        )
+    } == {"记录投诉内容"}
+    migrations = session.scalars(
+        select(AuditEvent).where(AuditEvent.kind == "instance:migrate")
+    ).all()
+    assert sorted(e.instance_id for e in migrations) == movable
+    assert audit_chain.verify(session).ok
