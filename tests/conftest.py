@@ -47,6 +47,7 @@ from engine.schema import migrate
 from web.app import create_app
 from web.i18n import compile_catalogs
 from workflows.demo import DemoResult, create_demo_users
+from workflows.p1.demo import create_liaisons
 from workflows.procedures import register_procedures
 
 PASSWORD = "test-pass-2026"
@@ -187,26 +188,47 @@ def login_as(client: FlaskClient, db_session: Session, make_user, csrf_token):
 
 
 @pytest.fixture(scope="session")
-def p3_template(tmp_path_factory):
-    register_procedures()
-    path = tmp_path_factory.mktemp("template") / "p3.sqlite3"
-    engine = make_engine(f"sqlite:///{path}")
-    migrate(engine)
-    session = make_session_factory(engine)()
-    perform(
-        session,
-        lambda s: deploy_bundle(
-            s, collect_bundle(DEFAULT_BPMN_DIR / "p3_owner_reception.bpmn"), "system:test"
-        ),
-    )
-    perform(session, lambda s: create_demo_users(s, PASSWORD, DemoResult()))
-    session.close()
-    engine.dispose()
-    return path
+def procedure_template(tmp_path_factory):
+    """`procedure_template(bpmn_name)`: a migrated SQLite file with that diagram deployed and
+    the demo users (plus P1's department liaisons), built once per test session."""
+    built: dict[str, object] = {}
+
+    def template(bpmn_name: str):
+        if bpmn_name not in built:
+            register_procedures()
+            path = tmp_path_factory.mktemp(bpmn_name) / "db.sqlite3"
+            engine = make_engine(f"sqlite:///{path}")
+            migrate(engine)
+            session = make_session_factory(engine)()
+            bundle = collect_bundle(DEFAULT_BPMN_DIR / f"{bpmn_name}.bpmn")
+            perform(session, lambda s: deploy_bundle(s, bundle, "system:test"))
+            perform(session, lambda s: create_demo_users(s, PASSWORD, DemoResult()))
+            perform(session, lambda s: create_liaisons(s, PASSWORD, {}))
+            session.close()
+            engine.dispose()
+            built[bpmn_name] = path
+        return built[bpmn_name]
+
+    return template
 
 
 @pytest.fixture
-def p3_url(p3_template, tmp_path):
-    path = tmp_path / "p3.sqlite3"
-    shutil.copy(p3_template, path)
-    return f"sqlite:///{path}"
+def procedure_url(procedure_template, tmp_path):
+    """`procedure_url(bpmn_name)`: the URL of this test's own copy of the template."""
+
+    def copy(bpmn_name: str) -> str:
+        path = tmp_path / f"{bpmn_name}.sqlite3"
+        shutil.copy(procedure_template(bpmn_name), path)
+        return f"sqlite:///{path}"
+
+    return copy
+
+
+@pytest.fixture(scope="session")
+def p3_template(procedure_template):
+    return procedure_template("p3_owner_reception")
+
+
+@pytest.fixture
+def p3_url(procedure_url):
+    return procedure_url("p3_owner_reception")

@@ -4,7 +4,6 @@ print view, access rules, and the attendant's ad-hoc request during a meeting.""
 from __future__ import annotations
 
 import io
-import shutil
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -13,16 +12,10 @@ import time_machine
 from openpyxl import load_workbook
 from sqlalchemy import select
 
-from engine.bundles import DEFAULT_BPMN_DIR, collect_bundle
-from engine.db import make_engine, make_session_factory, perform
-from engine.deploy import deploy_bundle
 from engine.models import HumanTask, TaskStatus
-from engine.schema import migrate
 from workflows import scenarios
-from workflows.demo import DemoResult, create_demo_users
 from workflows.p2 import PROCESS_ID, samples
 from workflows.p2.models import MeetingBooking
-from workflows.procedures import register_procedures
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 BOOKED = datetime(2026, 11, 24, 10, 0, tzinfo=SHANGHAI)
@@ -30,26 +23,9 @@ MEETING = datetime(2026, 11, 27, 9, 0, tzinfo=SHANGHAI)
 PASSWORD = "test-pass-2026"
 
 
-@pytest.fixture(scope="session")
-def p2_web_template(tmp_path_factory):
-    register_procedures()
-    path = tmp_path_factory.mktemp("p2web") / "p2.sqlite3"
-    engine = make_engine(f"sqlite:///{path}")
-    migrate(engine)
-    session = make_session_factory(engine)()
-    bundle = collect_bundle(DEFAULT_BPMN_DIR / "p2_meeting_reception.bpmn")
-    perform(session, lambda s: deploy_bundle(s, bundle, "system:test"))
-    perform(session, lambda s: create_demo_users(s, PASSWORD, DemoResult()))
-    session.close()
-    engine.dispose()
-    return path
-
-
 @pytest.fixture
-def database_url(p2_web_template, tmp_path):
-    path = tmp_path / "p2.sqlite3"
-    shutil.copy(p2_web_template, path)
-    return f"sqlite:///{path}"
+def database_url(procedure_url):
+    return procedure_url("p2_meeting_reception")
 
 
 def _book(db_session, step):

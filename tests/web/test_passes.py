@@ -9,43 +9,20 @@ import pytest
 from openpyxl import load_workbook
 from sqlalchemy import select
 
-from engine.bundles import DEFAULT_BPMN_DIR, collect_bundle
-from engine.db import make_engine, make_session_factory, perform
-from engine.deploy import deploy_bundle
 from engine.models import AuditEvent, HumanTask, TaskStatus
-from engine.schema import migrate
 from workflows import scenarios
-from workflows.demo import DemoResult, create_demo_users
 from workflows.p4 import PROCESS_ID as P4
 from workflows.p4 import samples
 from workflows.p4.models import Pass
 from workflows.p4.rules import add_months, business_today
-from workflows.procedures import register_procedures
 
 PASSWORD = "test-pass-2026"
 TENANT_ID, TEMP_ID, OWNER_ID = samples.IDS[1], samples.IDS[2], samples.OWNER_ID
 
 
-@pytest.fixture(scope="module")
-def p4_template(tmp_path_factory):
-    register_procedures()
-    path = tmp_path_factory.mktemp("p4web") / "p4.sqlite3"
-    engine = make_engine(f"sqlite:///{path}")
-    migrate(engine)
-    session = make_session_factory(engine)()
-    bundle = collect_bundle(DEFAULT_BPMN_DIR / "p4_pass_issuance.bpmn")
-    perform(session, lambda s: deploy_bundle(s, bundle, "system:test"))
-    perform(session, lambda s: create_demo_users(s, PASSWORD, DemoResult()))
-    session.close()
-    engine.dispose()
-    return path
-
-
 @pytest.fixture
-def database_url(p4_template, tmp_path):
-    path = tmp_path / "p4.sqlite3"
-    path.write_bytes(p4_template.read_bytes())
-    return f"sqlite:///{path}"
+def database_url(procedure_url):
+    return procedure_url("p4_pass_issuance")
 
 
 def _issue(db_session, pass_type, **kwargs) -> Pass:

@@ -5,51 +5,25 @@
 from __future__ import annotations
 
 import io
-import shutil
 from datetime import date
 
 import pytest
 from openpyxl import load_workbook
 from sqlalchemy import select
 
-from engine.bundles import DEFAULT_BPMN_DIR, collect_bundle
-from engine.db import make_engine, make_session_factory, perform
-from engine.deploy import deploy_bundle
 from engine.models import HumanTask, TaskStatus
-from engine.schema import migrate
 from workflows import scenarios
-from workflows.demo import DemoResult, create_demo_users
 from workflows.p1 import PROCESS_ID as P1
 from workflows.p1 import samples
-from workflows.p1.demo import create_liaisons
 from workflows.p1.models import Visit
-from workflows.procedures import register_procedures
 
 PASSWORD = "test-pass-2026"
 PDF = b"%PDF-1.4\n%%EOF\n"
 
 
-@pytest.fixture(scope="module")
-def p1_web_template(tmp_path_factory):
-    register_procedures()
-    path = tmp_path_factory.mktemp("p1web") / "p1.sqlite3"
-    engine = make_engine(f"sqlite:///{path}")
-    migrate(engine)
-    session = make_session_factory(engine)()
-    bundle = collect_bundle(DEFAULT_BPMN_DIR / "p1_official_visit.bpmn")
-    perform(session, lambda s: deploy_bundle(s, bundle, "system:test"))
-    perform(session, lambda s: create_demo_users(s, PASSWORD, DemoResult()))
-    perform(session, lambda s: create_liaisons(s, PASSWORD, {}))
-    session.close()
-    engine.dispose()
-    return path
-
-
 @pytest.fixture
-def database_url(p1_web_template, tmp_path):
-    path = tmp_path / "p1.sqlite3"
-    shutil.copy(p1_web_template, path)
-    return f"sqlite:///{path}"
+def database_url(procedure_url):
+    return procedure_url("p1_official_visit")
 
 
 @pytest.fixture

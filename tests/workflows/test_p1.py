@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import shutil
 import zipfile
 from datetime import UTC, date, datetime, timedelta
 
@@ -18,47 +17,26 @@ from sqlalchemy import select
 from engine import attachments, runtime
 from engine.bundles import DEFAULT_BPMN_DIR, collect_bundle
 from engine.db import make_engine, make_session_factory, perform
-from engine.deploy import check_bundle, deploy_bundle
+from engine.deploy import check_bundle
 from engine.errors import Forbidden, FormInvalid
 from engine.identity import get_user
 from engine.inbox import can_work_on, inbox
 from engine.models import AuditEvent, HumanTask, ProcessInstance, TaskStatus, Timer
-from engine.schema import migrate
 from web.instructions import render_instructions
 from workflows import scenarios
-from workflows.demo import DemoResult, create_demo_users
 from workflows.p1 import PROCESS_ID as P1
 from workflows.p1 import samples
-from workflows.p1.demo import create_liaisons
 from workflows.p1.exports import visits_csv, visits_xlsx
 from workflows.p1.models import Visit
 from workflows.p1.queries import VisitFilter, approval_history, tier_decisions, visit_page
-from workflows.procedures import register_procedures
 
 PASSWORD = "test-pass-2026"
 P1_BPMN = DEFAULT_BPMN_DIR / "p1_official_visit.bpmn"
 
 
-@pytest.fixture(scope="module")
-def p1_template(tmp_path_factory):
-    register_procedures()
-    path = tmp_path_factory.mktemp("p1") / "p1.sqlite3"
-    engine = make_engine(f"sqlite:///{path}")
-    migrate(engine)
-    session = make_session_factory(engine)()
-    perform(session, lambda s: deploy_bundle(s, collect_bundle(P1_BPMN), "system:test"))
-    perform(session, lambda s: create_demo_users(s, PASSWORD, DemoResult()))
-    perform(session, lambda s: create_liaisons(s, PASSWORD, {}))
-    session.close()
-    engine.dispose()
-    return path
-
-
 @pytest.fixture
-def session(p1_template, tmp_path):
-    path = tmp_path / "p1.sqlite3"
-    shutil.copy(p1_template, path)
-    engine = make_engine(f"sqlite:///{path}")
+def session(procedure_url):
+    engine = make_engine(procedure_url("p1_official_visit"))
     session = make_session_factory(engine)()
     yield session
     session.close()

@@ -4,7 +4,6 @@ due times and timers, and the booking register filled from the process."""
 
 from __future__ import annotations
 
-import shutil
 from datetime import datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
@@ -16,18 +15,15 @@ from sqlalchemy import select
 from engine import runtime
 from engine.bundles import DEFAULT_BPMN_DIR, collect_bundle
 from engine.db import make_engine, make_session_factory, perform
-from engine.deploy import check_bundle, deploy_bundle
+from engine.deploy import check_bundle
 from engine.errors import DeployRefused, Forbidden, FormInvalid, InstanceNotRunning
 from engine.events import NotWaitingForSignal, send_signal
 from engine.identity import get_user
 from engine.models import AuditEvent, HumanTask, ProcessInstance, TaskStatus, Timer
-from engine.schema import migrate
 from workflows import scenarios
-from workflows.demo import DemoResult, create_demo_users
 from workflows.p2 import MATERIAL_SIGNAL, PROCESS_ID, samples
 from workflows.p2.demo import run_due_timers
 from workflows.p2.models import MeetingBooking
-from workflows.procedures import register_procedures
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 PASSWORD = "test-pass-2026"
@@ -36,26 +32,9 @@ BOOKED = datetime(2026, 11, 24, 10, 0, tzinfo=SHANGHAI)
 MEETING = datetime(2026, 11, 27, 9, 0, tzinfo=SHANGHAI)  # Friday 09:00, 71 h ahead
 
 
-@pytest.fixture(scope="session")
-def p2_template(tmp_path_factory):
-    register_procedures()
-    path = tmp_path_factory.mktemp("p2") / "p2.sqlite3"
-    engine = make_engine(f"sqlite:///{path}")
-    migrate(engine)
-    session = make_session_factory(engine)()
-    bundle = collect_bundle(DEFAULT_BPMN_DIR / "p2_meeting_reception.bpmn")
-    perform(session, lambda s: deploy_bundle(s, bundle, "system:test"))
-    perform(session, lambda s: create_demo_users(s, PASSWORD, DemoResult()))
-    session.close()
-    engine.dispose()
-    return path
-
-
 @pytest.fixture
-def session(p2_template, tmp_path):
-    path = tmp_path / "p2.sqlite3"
-    shutil.copy(p2_template, path)
-    engine = make_engine(f"sqlite:///{path}")
+def session(procedure_url):
+    engine = make_engine(procedure_url("p2_meeting_reception"))
     session = make_session_factory(engine)()
     yield session
     session.close()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import threading
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -12,45 +11,23 @@ import time_machine
 from sqlalchemy import func, select
 
 from engine import runtime
-from engine.bundles import DEFAULT_BPMN_DIR, collect_bundle
 from engine.db import make_engine, make_session_factory, perform
-from engine.deploy import deploy_bundle
 from engine.errors import FormInvalid
 from engine.models import AuditEvent, HumanTask, ProcessInstance, TaskStatus, Timer
-from engine.schema import migrate
 from workflows import scenarios
-from workflows.demo import DemoResult, create_demo_users
 from workflows.p4 import PROCESS_ID as P4
 from workflows.p4 import samples
 from workflows.p4.models import DepositEntry, Pass
 from workflows.p4.pass_numbers import next_pass_no
 from workflows.p4.registry import deposit_ledger, deposits_held, pass_state
 from workflows.p4.rules import add_months, business_today
-from workflows.procedures import register_procedures
 
 PASSWORD = "test-pass-2026"
 
 
-@pytest.fixture(scope="module")
-def p4_template(tmp_path_factory):
-    register_procedures()
-    path = tmp_path_factory.mktemp("p4") / "p4.sqlite3"
-    engine = make_engine(f"sqlite:///{path}")
-    migrate(engine)
-    session = make_session_factory(engine)()
-    bundle = collect_bundle(DEFAULT_BPMN_DIR / "p4_pass_issuance.bpmn")
-    perform(session, lambda s: deploy_bundle(s, bundle, "system:test"))
-    perform(session, lambda s: create_demo_users(s, PASSWORD, DemoResult()))
-    session.close()
-    engine.dispose()
-    return path
-
-
 @pytest.fixture
-def p4_url(p4_template, tmp_path):
-    path = tmp_path / "p4.sqlite3"
-    shutil.copy(p4_template, path)
-    return f"sqlite:///{path}"
+def p4_url(procedure_url):
+    return procedure_url("p4_pass_issuance")
 
 
 @pytest.fixture
