@@ -6,12 +6,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from engine.models import AuditEvent, HumanTask, ProcessInstance, User
 from engine.visibility import OVERSEER_ROLES
 
+from ..register_filters import matches_text
 from .models import Visit
 
 #: Who may read the register: the office that runs visits, its approvers, auditors.
@@ -52,13 +53,13 @@ class VisitFilter:
         if self.date_to:
             query = query.where(Visit.visit_from <= self.date_to)
         if self.text:
-            like = f"%{self.text}%"
             query = query.where(
-                or_(
-                    Visit.visiting_organisation.like(like),
-                    Visit.contact_person.like(like),
-                    Visit.visit_purpose.like(like),
-                    Visit.business_key.like(like),
+                matches_text(
+                    self.text,
+                    Visit.visiting_organisation,
+                    Visit.contact_person,
+                    Visit.visit_purpose,
+                    Visit.business_key,
                 )
             )
         return query

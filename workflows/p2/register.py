@@ -6,18 +6,19 @@ from __future__ import annotations
 import csv
 import io
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 
 from openpyxl import Workbook
 from openpyxl.styles import Font
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from engine.listeners import on_instance_saved
 from engine.models import HumanTask, InstanceStatus, ProcessInstance, TaskStatus
 from engine.working_days import business_timezone
 
+from ..register_filters import matches_text, within_days
 from . import PROCESS_ID
 from .labels import field_label, value_label
 from .models import MeetingBooking
@@ -162,28 +163,18 @@ class BookingFilter:
             query = query.where(MeetingBooking.status == self.status)
         if self.room:
             query = query.where(MeetingBooking.room == self.room)
-        if self.date_from:
-            query = query.where(MeetingBooking.start_at >= _day_start(self.date_from))
-        if self.date_to:
-            query = query.where(
-                MeetingBooking.start_at < _day_start(self.date_to + timedelta(days=1))
-            )
+        query = query.where(*within_days(MeetingBooking.start_at, self.date_from, self.date_to))
         if self.text:
-            like = f"%{self.text}%"
             query = query.where(
-                or_(
-                    MeetingBooking.unit.like(like),
-                    MeetingBooking.booker_name.like(like),
-                    MeetingBooking.convener.like(like),
-                    MeetingBooking.business_key.like(like),
+                matches_text(
+                    self.text,
+                    MeetingBooking.unit,
+                    MeetingBooking.booker_name,
+                    MeetingBooking.convener,
+                    MeetingBooking.business_key,
                 )
             )
         return query
-
-
-def _day_start(day: date) -> datetime:
-    """Business dates are Asia/Shanghai days (JIEDAI_TIMEZONE)."""
-    return datetime.combine(day, time.min, tzinfo=business_timezone())
 
 
 def booking_page(

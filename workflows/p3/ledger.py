@@ -5,15 +5,16 @@ from __future__ import annotations
 import csv
 import io
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime
 
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from engine.listeners import on_instance_saved
 from engine.models import HumanTask, InstanceStatus, ProcessInstance, TaskStatus
 from engine.working_days import business_timezone
 
+from ..register_filters import matches_text, within_days
 from . import PROCESS_ID
 from .labels import field_label, value_label
 from .models import OwnerContact
@@ -89,28 +90,18 @@ class LedgerFilter:
             query = query.where(OwnerContact.category == self.category)
         if self.status:
             query = query.where(OwnerContact.status == self.status)
-        if self.date_from:
-            query = query.where(OwnerContact.received_at >= _day_start(self.date_from))
-        if self.date_to:
-            query = query.where(
-                OwnerContact.received_at < _day_start(self.date_to + timedelta(days=1))
-            )
+        query = query.where(*within_days(OwnerContact.received_at, self.date_from, self.date_to))
         if self.text:
-            like = f"%{self.text}%"
             query = query.where(
-                or_(
-                    OwnerContact.owner_name.like(like),
-                    OwnerContact.unit.like(like),
-                    OwnerContact.content.like(like),
-                    OwnerContact.business_key.like(like),
+                matches_text(
+                    self.text,
+                    OwnerContact.owner_name,
+                    OwnerContact.unit,
+                    OwnerContact.content,
+                    OwnerContact.business_key,
                 )
             )
         return query
-
-
-def _day_start(day: date) -> datetime:
-    """Business dates are Asia/Shanghai days (JIEDAI_TIMEZONE)."""
-    return datetime.combine(day, time.min, tzinfo=business_timezone())
 
 
 def ledger_page(
