@@ -10,12 +10,18 @@ from collections.abc import Callable
 
 from sqlalchemy.orm import Session
 
-from .models import ProcessInstance
+from .models import HumanTask, ProcessInstance
 
 #: listener(session, instance, data) — `data` is the instance's current process data.
 InstanceListener = Callable[[Session, ProcessInstance, dict], None]
 
 _listeners: dict[str, list[InstanceListener]] = defaultdict(list)
+
+#: listener(session, instance, rows, actor) — human tasks that opened in this state change,
+#: and who caused it (a username, or `system:worker` for a timer firing).
+TaskListener = Callable[[Session, ProcessInstance, list[HumanTask], str], None]
+
+_task_listeners: list[TaskListener] = []
 
 
 def on_instance_saved(process_id: str) -> Callable[[InstanceListener], InstanceListener]:
@@ -32,3 +38,19 @@ def on_instance_saved(process_id: str) -> Callable[[InstanceListener], InstanceL
 def notify_instance_saved(session: Session, instance: ProcessInstance, data: dict) -> None:
     for listener in _listeners.get(instance.process_id, ()):
         listener(session, instance, data)
+
+
+def on_tasks_opened(listener: TaskListener) -> TaskListener:
+    """Decorator: call the function with the human tasks each state change opens."""
+    if listener not in _task_listeners:
+        _task_listeners.append(listener)
+    return listener
+
+
+def notify_tasks_opened(
+    session: Session, instance: ProcessInstance, rows: list[HumanTask], actor: str
+) -> None:
+    if not rows:
+        return
+    for listener in _task_listeners:
+        listener(session, instance, rows, actor)

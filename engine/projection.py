@@ -32,13 +32,17 @@ def task_properties(task: Task) -> dict[str, str]:
     return (task.task_spec.extensions or {}).get("properties", {}) or {}
 
 
-def sync_projections(session: Session, instance: ProcessInstance, workflow: BpmnWorkflow) -> None:
+def sync_projections(
+    session: Session, instance: ProcessInstance, workflow: BpmnWorkflow
+) -> list[HumanTask]:
+    """Bring both tables in step; returns the human tasks that opened."""
     timers = _waiting_timers(workflow)
-    _sync_human_tasks(session, instance, workflow, timers)
+    opened = _sync_human_tasks(session, instance, workflow, timers)
     _sync_timers(session, instance, timers)
+    return opened
 
 
-def _sync_human_tasks(session, instance, workflow, timers) -> None:
+def _sync_human_tasks(session, instance, workflow, timers) -> list[HumanTask]:
     ready = {str(task.id): task for task in ready_user_tasks(workflow)}
     rows = session.scalars(select(HumanTask).where(HumanTask.instance_id == instance.id)).all()
     open_rows = [row for row in rows if row.status == TaskStatus.OPEN]
@@ -49,11 +53,14 @@ def _sync_human_tasks(session, instance, workflow, timers) -> None:
             row.completed_at = utcnow()
     known = {row.task_guid for row in open_rows}
     seq = max((row.seq for row in rows), default=0) + 1
+    opened = []
     for guid, task in ready.items():
         if guid in known:
             continue
-        session.add(_new_row(session, instance, task, guid, seq, _due_at(task, timers)))
+        opened.append(_new_row(session, instance, task, guid, seq, _due_at(task, timers)))
         seq += 1
+    session.add_all(opened)
+    return opened
 
 
 def _new_row(session, instance, task: Task, guid: str, seq: int, due_at) -> HumanTask:

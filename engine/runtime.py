@@ -29,7 +29,7 @@ from .errors import (
     TaskClaimedByOther,
 )
 from .inbox import can_work_on, eligible_users
-from .listeners import notify_instance_saved
+from .listeners import notify_instance_saved, notify_tasks_opened
 from .models import (
     HumanTask,
     Incident,
@@ -429,7 +429,10 @@ def save_instance(
             payload={},
         )
     else:
-        sync_projections(session, instance, workflow)
+        opened = sync_projections(session, instance, workflow)
+        if opened:
+            session.flush()  # why: listeners link to the new tasks by id
+            notify_tasks_opened(session, instance, opened, actor)
     notify_instance_saved(session, instance, instance_data(workflow))
 
 
