@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import os
 import sys
-from datetime import datetime
 from pathlib import Path
 
 import click
@@ -353,125 +352,9 @@ def restore_command(path: Path, yes: bool) -> None:
     sys.exit(0 if result.ok else 1)
 
 
-@main.group()
-def bench() -> None:
-    """Benchmarks; each prints a table, --record appends it to docs/BENCHMARKS.md."""
+# archive
 
 
-@bench.command("engine")
-@click.option("-n", "iterations", default=200, show_default=True, help="Instances per mode.")
-@click.option("--record", is_flag=True, help="Append the table to docs/BENCHMARKS.md.")
-def bench_engine(iterations: int, record: bool) -> None:
-    """P3 complaint path: in memory (JSON round trip per completion) vs persisted on SQLite."""
-    from workflows.bench import run_engine_benchmark
+from .cli_bench import bench  # noqa: E402 — the sub-group lives in its own module
 
-    report = run_engine_benchmark(iterations)
-    click.echo(report.table())
-    if record:
-        report.append_to(Path("docs/BENCHMARKS.md"))
-
-
-@bench.command("audit")
-@click.option("-n", "events", default=1_000_000, show_default=True, help="Events in the chain.")
-@click.option("--record", is_flag=True, help="Append the table to docs/BENCHMARKS.md.")
-def bench_audit(events: int, record: bool) -> None:
-    """Append N chained events to a temporary SQLite file in bulk, then time `audit verify`."""
-    import tempfile
-
-    with tempfile.TemporaryDirectory() as folder:
-        report = _audit_benchmark(events, f"sqlite:///{folder}/audit.sqlite3")
-    click.echo(report)
-    if record:
-        from workflows.bench import _cpu_model
-
-        machine = f"{os.cpu_count()} cores, {_cpu_model()}, Python {sys.version.split()[0]}"
-        stamp = datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")
-        with Path("docs/BENCHMARKS.md").open("a", encoding="utf-8") as out:
-            out.write(
-                f"\n### bench audit — {stamp}\n\nMachine: {machine}. SQLite file (WAL); "
-                "events shaped like task completions with Chinese form data.\n\n"
-            )
-            out.write(report + "\n")
-
-
-AUDIT_TARGET_SECONDS = 60.0
-
-
-def _audit_benchmark(count: int, url: str) -> str:
-    """Bulk-append `count` events (hashes computed as `record` does), then verify them."""
-    import time
-    from datetime import UTC, timedelta
-
-    from sqlalchemy import insert, update
-
-    from engine.models import AuditEvent, AuditHead
-
-    engine = make_engine(url)
-    migrate(engine)
-    start = datetime(2026, 1, 1, tzinfo=UTC)
-    prev, begun = audit_chain.GENESIS_HASH, time.perf_counter()
-    with engine.begin() as connection:
-        for first in range(1, count + 1, 10_000):
-            rows = []
-            for seq in range(first, min(first + 10_000, count + 1)):
-                row = {
-                    "seq": seq,
-                    "at": start + timedelta(seconds=seq),
-                    "actor": f"user{seq % 50}",
-                    "role": "front_clerk",
-                    "instance_id": seq // 8 + 1,
-                    "task": "record_contact",
-                    "version_id": 1,
-                    "kind": "task:complete",
-                    "payload": {
-                        "human_task": seq,
-                        "name": "登记业主接待记录",
-                        "data": {"owner_name": "王建国", "content": "地下车库照明损坏", "n": seq},
-                    },
-                }
-                document = {
-                    "seq": seq,
-                    "time": row["at"].isoformat(),
-                    "actor": row["actor"],
-                    "role": row["role"],
-                    "instance": row["instance_id"],
-                    "task": row["task"],
-                    "version": row["version_id"],
-                    "type": row["kind"],
-                    "payload": row["payload"],
-                }
-                digest = audit_chain.compute_hash(prev, document)
-                rows.append({**row, "prev_hash": prev, "hash": digest})
-                prev = digest
-            connection.execute(insert(AuditEvent.__table__), rows)
-        connection.execute(update(AuditHead).where(AuditHead.id == 1).values(seq=count, hash=prev))
-    appended = time.perf_counter() - begun
-    session = make_session_factory(engine)()
-    load = os.getloadavg()[0]  # other work on the machine slows the walk: say how much
-    cpu = time.process_time()
-    single = audit_chain.verify(session)
-    cpu = time.process_time() - cpu
-    session.rollback()
-    workers = os.cpu_count() or 1
-    parallel = audit_chain.verify_parallel(session, url, workers, min_events=0)
-    session.close()
-    engine.dispose()
-    verdict = "PASS" if single.ok and single.seconds < AUDIT_TARGET_SECONDS else "FAIL"
-    lines = [
-        "| events | append (bulk) s | verify | s | events/s | result |",
-        "|---|---|---|---|---|---|",
-    ]
-    for name, result in (
-        (f"1 process, `audit verify` ({cpu:.1f} s CPU)", single),
-        (f"{workers} processes, `audit verify --workers {workers}`", parallel),
-    ):
-        lines.append(
-            f"| {count} | {appended:.1f} | {name} | {result.seconds:.1f} | "
-            f"{result.count / max(result.seconds, 1e-9):,.0f} | {result.describe()[:40]} |"
-        )
-    lines += [
-        "",
-        f"`jiedai audit verify` target < {AUDIT_TARGET_SECONDS:.0f} s: {verdict} "
-        f"(load average {load:.1f} when the walks started)",
-    ]
-    return "\n".join(lines)
+main.add_command(bench)

@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-import os
-import platform
 import tempfile
 import time
 from dataclasses import dataclass
-from datetime import datetime
-from pathlib import Path
 
 from SpiffWorkflow.task import TaskState
 
@@ -20,9 +16,10 @@ from engine.identity import get_user
 from engine.schema import migrate
 from engine.serialization import dump_state, load_state, new_workflow
 
-from . import scenarios
-from .demo import DemoResult, create_demo_users
-from .p3 import PROCESS_ID, samples
+from .. import scenarios
+from ..demo import DemoResult, create_demo_users
+from ..p3 import PROCESS_ID, samples
+from .record import append_section
 
 TARGET_RATIO = 0.5
 P3_BPMN = DEFAULT_BPMN_DIR / "p3_owner_reception.bpmn"
@@ -71,28 +68,10 @@ class EngineReport:
         )
         return "\n".join(rows)
 
-    def append_to(self, path: Path) -> None:
-        machine = (
-            f"{os.cpu_count()} cores, {_cpu_model()}, Python {platform.python_version()}, "
-            "SQLite file (WAL)"
+    def record(self) -> None:
+        append_section(
+            "engine", "SQLite file (WAL)", "Path: P3 complaint, 7 user tasks each.", self.table()
         )
-        stamp = datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")
-        with path.open("a", encoding="utf-8") as out:
-            out.write(
-                f"\n### bench engine — {stamp}\n\nMachine: {machine}. "
-                "Path: P3 complaint, 7 user tasks each.\n\n"
-            )
-            out.write(self.table() + "\n")
-
-
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
 
 
 def run_engine_benchmark(iterations: int) -> EngineReport:
