@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
-from sqlalchemy import event, func, select
+from sqlalchemy import bindparam, event, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from .models import AuditEvent, AuditHead, utcnow
@@ -89,20 +89,53 @@ def record(
     )
 
 
+_EVENT_COLUMNS = (
+    "seq",
+    "at",
+    "actor",
+    "role",
+    "instance_id",
+    "task",
+    "version_id",
+    "kind",
+    "payload",
+    "prev_hash",
+    "hash",
+)
+
+
+# Built once: they run in every state change.
+_LOCK_HEAD = (
+    select(AuditHead.__table__.c.seq, AuditHead.__table__.c.hash)
+    .where(AuditHead.__table__.c.id == 1)
+    .with_for_update()
+)
+_INSERT_EVENTS = insert(AuditEvent.__table__)
+_MOVE_HEAD = (
+    update(AuditHead.__table__)
+    .where(AuditHead.__table__.c.id == 1)
+    .values(seq=bindparam("new_seq"), hash=bindparam("new_hash"))
+)
+
+
 @event.listens_for(Session, "before_commit")
 def _append_pending(session: Session) -> None:
     pending = session.info.pop(_PENDING, None)
     if not pending:
         return
     # The head row is created by the first migration, so appenders only ever lock it.
-    head = session.scalar(select(AuditHead).where(AuditHead.id == 1).with_for_update())
+    # Plain table statements on the connection: the events are never read back through
+    # this session.
+    connection = session.connection()
+    seq, prev = connection.execute(_LOCK_HEAD).one()
+    rows = []
     for ev in pending:
-        ev.seq = head.seq + 1
-        ev.prev_hash = head.hash
-        ev.hash = compute_hash(head.hash, event_document(ev))
-        head.seq, head.hash = ev.seq, ev.hash
-        session.add(ev)
-    session.flush()  # why: before_commit runs after the final flush; write the events now
+        seq += 1
+        ev.seq, ev.prev_hash = seq, prev
+        ev.hash = prev = compute_hash(prev, event_document(ev))
+        rows.append({column: getattr(ev, column) for column in _EVENT_COLUMNS})
+    connection.execute(_INSERT_EVENTS, rows)
+    connection.execute(_MOVE_HEAD, {"new_seq": seq, "new_hash": prev})
 
 
 @event.listens_for(Session, "after_rollback")

@@ -55,6 +55,7 @@ EVENT_KINDS = (
     "instance:retry",
     "instance:cancel",
     "instance:complete",
+    "instance:archive",
     "version:deploy",
     "auth:login",
     "auth:login_failed",

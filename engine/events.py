@@ -60,7 +60,7 @@ def send_signal(
         raise InstanceNotRunning()
     # The specs are shared by every instance of the version: `serialization.load_specs` has
     # linked the event sub-processes so that SpiffWorkflow does not rewire them here.
-    workflow = runtime.load_workflow(instance)
+    workflow = runtime.load_workflow_for_change(session, instance)
     definition = waiting_signals(workflow).get(name)
     if definition is None:
         raise NotWaitingForSignal(name)

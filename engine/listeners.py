@@ -35,9 +35,15 @@ def on_instance_saved(process_id: str) -> Callable[[InstanceListener], InstanceL
     return register
 
 
-def notify_instance_saved(session: Session, instance: ProcessInstance, data: dict) -> None:
-    for listener in _listeners.get(instance.process_id, ()):
-        listener(session, instance, data)
+def notify_instance_saved(
+    session: Session, instance: ProcessInstance, data: Callable[[], dict]
+) -> None:
+    """`data` gives the process data; it is worked out only for processes with listeners."""
+    listeners = _listeners.get(instance.process_id, ())
+    if listeners:
+        current = data()
+        for listener in listeners:
+            listener(session, instance, current)
 
 
 def on_tasks_opened(listener: TaskListener) -> TaskListener:

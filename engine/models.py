@@ -83,6 +83,8 @@ class User(Base):
     display_name: Mapped[str] = mapped_column(String(100))
     password_hash: Mapped[str] = mapped_column(String(255))
     department: Mapped[str | None] = mapped_column(String(64), index=True)
+    # Where reminders are e-mailed (engine.mail); none: in-app notifications only.
+    email: Mapped[str | None] = mapped_column(String(254))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
@@ -153,14 +155,16 @@ class ProcessInstance(Base):
     status: Mapped[str] = mapped_column(String(20), default=InstanceStatus.RUNNING)
     business_key: Mapped[str] = mapped_column(String(64), index=True)
     title: Mapped[str] = mapped_column(String(300), default="")
-    # Lists never need the state; the runtime loads it with the row it locks.
-    state_json: Mapped[str] = mapped_column(Text, deferred=True)
+    # Lists never need the state; the runtime loads it with the row it locks. NULL once
+    # archived (`engine.archive`): read it through `archive.instance_state`.
+    state_json: Mapped[str | None] = mapped_column(Text, deferred=True)
     serializer_version: Mapped[str] = mapped_column(String(20))
     lock_version: Mapped[int] = mapped_column(Integer, default=1)
     started_by_id: Mapped[int] = mapped_column(ForeignKey("user.id"))
     started_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
     ended_at: Mapped[datetime | None]
+    archived_at: Mapped[datetime | None]
 
     version: Mapped[ProcessVersion] = relationship(lazy="joined")
     started_by: Mapped[User] = relationship()
@@ -237,6 +241,21 @@ class HumanTask(Base):
     @property
     def candidate_roles(self) -> list[str]:
         return role_codes(self.lane)
+
+
+#: Open tasks by assignee, lane and department, each in the inbox order (engine.inbox.ORDER).
+Index(
+    "ix_human_task_inbox",
+    HumanTask.status,
+    HumanTask.assignee_id,
+    HumanTask.lane,
+    HumanTask.candidate_department,
+    HumanTask.due_at.is_(None),
+    HumanTask.due_at,
+    HumanTask.created_at,
+    HumanTask.id,
+    HumanTask.claimed_by_id,  # last: the team workload counts from the index alone
+)
 
 
 class HumanTaskCandidate(Base):

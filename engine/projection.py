@@ -8,9 +8,10 @@ from datetime import datetime
 
 from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
+from SpiffWorkflow.bpmn.specs.mixins.multiinstance_task import LoopTask
 from SpiffWorkflow.task import Task, TaskState
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import bindparam, delete, insert, select, update
+from sqlalchemy.orm import Session, make_transient_to_detached
 
 from .lanes import role_codes
 from .models import (
@@ -32,10 +33,28 @@ def task_properties(task: Task) -> dict[str, str]:
     return (task.task_spec.extensions or {}).get("properties", {}) or {}
 
 
+_TASKS = HumanTask.__table__
+_CANDIDATES = HumanTaskCandidate.__table__
+_TIMERS = Timer.__table__
+
+# Built once: these run on every state change of every instance (see `engine.db.write_through`).
+_TASK_ROWS = select(_TASKS.c.id, _TASKS.c.task_guid, _TASKS.c.status, _TASKS.c.seq).where(
+    _TASKS.c.instance_id == bindparam("instance_id")
+)
+_INSERT_TASK = insert(_TASKS).returning(_TASKS.c.id)
+_INSERT_CANDIDATES = insert(_CANDIDATES)
+_TIMER_ROWS = select(_TIMERS.c.id, _TIMERS.c.task_guid, _TIMERS.c.due_at).where(
+    _TIMERS.c.instance_id == bindparam("instance_id")
+)
+_INSERT_TIMERS = insert(_TIMERS)
+
+
 def sync_projections(
     session: Session, instance: ProcessInstance, workflow: BpmnWorkflow
 ) -> list[HumanTask]:
     """Bring both tables in step; returns the human tasks that opened."""
+    # Written once here, so the light reads below go straight to the connection.
+    session.flush()
     timers = _waiting_timers(workflow)
     opened = _sync_human_tasks(session, instance, workflow, timers)
     _sync_timers(session, instance, timers)
@@ -44,52 +63,81 @@ def sync_projections(
 
 def _sync_human_tasks(session, instance, workflow, timers) -> list[HumanTask]:
     ready = {str(task.id): task for task in ready_user_tasks(workflow)}
-    rows = session.scalars(select(HumanTask).where(HumanTask.instance_id == instance.id)).all()
+    connection = session.connection()
+    rows = connection.execute(_TASK_ROWS, {"instance_id": instance.id}).all()
     open_rows = [row for row in rows if row.status == TaskStatus.OPEN]
-    for row in open_rows:
-        if row.task_guid not in ready:
-            # Gone without being completed here: cancelled by an interrupting event or the end.
-            row.status = TaskStatus.CANCELLED
-            row.completed_at = utcnow()
+    gone = [row.id for row in open_rows if row.task_guid not in ready]
+    if gone:
+        # Gone without being completed here: cancelled by an interrupting event or the end.
+        _cancel(session, HumanTask.id.in_(gone))
     known = {row.task_guid for row in open_rows}
     seq = max((row.seq for row in rows), default=0) + 1
     opened = []
     for guid, task in ready.items():
         if guid in known:
             continue
-        opened.append(_new_row(session, instance, task, guid, seq, _due_at(task, timers)))
+        opened.append(_open(session, instance, task, guid, seq, _due_at(task, timers)))
         seq += 1
-    session.add_all(opened)
     return opened
 
 
-def _new_row(session, instance, task: Task, guid: str, seq: int, due_at) -> HumanTask:
+def _open(session, instance, task: Task, guid: str, seq: int, due_at) -> HumanTask:
+    """Insert the task's row and its candidate roles; the returned object is the row as
+    saved, part of the session (listeners read it) without the unit of work writing it."""
+    values = _new_row_values(session, instance, task, guid, seq, due_at)
+    connection = session.connection()
+    values["id"] = connection.execute(_INSERT_TASK, values).scalar_one()
+    roles = role_codes(task.task_spec.lane)
+    if roles:
+        connection.execute(
+            _INSERT_CANDIDATES, [{"task_id": values["id"], "role_code": code} for code in roles]
+        )
+    row = HumanTask(**values)
+    make_transient_to_detached(row)
+    session.add(row)
+    return row
+
+
+def _cancel(session: Session, which) -> None:
+    # An ORM-enabled UPDATE: task rows already loaded in this session see the new status.
+    session.execute(
+        update(HumanTask)
+        .where(which, HumanTask.status == TaskStatus.OPEN)
+        .values(status=TaskStatus.CANCELLED, completed_at=utcnow())
+    )
+
+
+def _new_row_values(session, instance, task: Task, guid: str, seq: int, due_at) -> dict:
     spec = task.task_spec
     props = task_properties(task)
-    roles = role_codes(spec.lane)
-    row = HumanTask(
-        instance_id=instance.id,
-        task_guid=guid,
-        task_spec=spec.bpmn_id,
-        name=spec.bpmn_name or spec.bpmn_id,
-        lane=spec.lane,
-        form_file=props.get("formJsonSchemaFilename"),
-        instructions=(spec.extensions or {}).get("instructionsForEndUser"),
-        due_at=due_at,
-        status=TaskStatus.OPEN,
-        seq=seq,
-        candidates=[HumanTaskCandidate(role_code=code) for code in roles],
-    )
+    values = {
+        "instance_id": instance.id,
+        "task_guid": guid,
+        "task_spec": spec.bpmn_id,
+        "name": spec.bpmn_name or spec.bpmn_id,
+        "lane": spec.lane,
+        "candidate_department": None,
+        "assignee_id": None,
+        "claimed_by_id": None,
+        "form_file": props.get("formJsonSchemaFilename"),
+        "instructions": (spec.extensions or {}).get("instructionsForEndUser"),
+        "due_at": due_at,
+        "status": TaskStatus.OPEN,
+        "created_at": utcnow(),
+        "completed_at": None,
+        "completed_by_id": None,
+        "seq": seq,
+    }
     department_field = props.get("candidateDepartmentField")
     if department_field:
-        row.candidate_department = str(task.data.get(department_field) or "") or None
+        values["candidate_department"] = str(task.data.get(department_field) or "") or None
     assignee_field = props.get("assigneeField")
     if assignee_field:
-        row.assignee_id = _user_id(session, task.data.get(assignee_field))
-    elif not roles:
+        values["assignee_id"] = _user_id(session, task.data.get(assignee_field))
+    elif not role_codes(spec.lane):
         # Outside any lane: the person who started the instance (as in SpiffArena).
-        row.assignee_id = instance.started_by_id
-    return row
+        values["assignee_id"] = instance.started_by_id
+    return values
 
 
 def _user_id(session: Session, username) -> int | None:
@@ -121,44 +169,54 @@ def _timer_due(event_value) -> datetime | None:
 def _due_at(task: Task, timers) -> datetime | None:
     """The due time of the task's earliest interrupting boundary timer, or of its earliest
     non-interrupting one when it has only those (an escalation that leaves it open)."""
-    attached = [(t, due) for t, due in timers if t.parent is task.parent and t is not task]
+    # Boundary events are siblings of the task they are attached to; for one instance of a
+    # multi-instance task they hang on the multi-instance task, its parent.
+    holders = [task.parent]
+    if task.parent is not None and isinstance(task.parent.task_spec, LoopTask):
+        holders.append(task.parent.parent)
+    attached = [(t, due) for t, due in timers if t.parent in holders and t is not task]
     interrupting = [due for t, due in attached if getattr(t.task_spec, "cancel_activity", False)]
     others = [due for t, due in attached if not getattr(t.task_spec, "cancel_activity", False)]
     return min(interrupting or others, default=None)
 
 
+#: Set in `session.info` when a state change wrote a timer row: an in-process worker that
+#: sleeps is woken after the commit (`engine.timers.worker`).
+TIMERS_CHANGED = "jiedai_timers_changed"
+
+
 def _sync_timers(session: Session, instance: ProcessInstance, timers) -> None:
+    connection = session.connection()
     rows = {
         row.task_guid: row
-        for row in session.scalars(select(Timer).where(Timer.instance_id == instance.id))
+        for row in connection.execute(_TIMER_ROWS, {"instance_id": instance.id})
     }
     waiting = {str(task.id): (task, due) for task, due in timers}
-    for guid, row in rows.items():
-        if guid not in waiting:
-            session.delete(row)
+    stale = [row.id for guid, row in rows.items() if guid not in waiting]
+    if stale:
+        session.execute(delete(Timer).where(Timer.id.in_(stale)))
+    new = []
     for guid, (task, due) in waiting.items():
         row = rows.get(guid)
         if row is None:
-            session.add(
-                Timer(
-                    instance_id=instance.id,
-                    task_guid=guid,
-                    task_spec=task.task_spec.bpmn_id or task.task_spec.name,
-                    due_at=due,
-                )
+            new.append(
+                {
+                    "instance_id": instance.id,
+                    "task_guid": guid,
+                    "task_spec": task.task_spec.bpmn_id or task.task_spec.name,
+                    "due_at": due,
+                    "attempts": 0,
+                }
             )
         elif row.due_at != due:
-            row.due_at = due
+            session.execute(update(Timer).where(Timer.id == row.id).values(due_at=due))
+            session.info[TIMERS_CHANGED] = True
+    if new:
+        connection.execute(_INSERT_TIMERS, new)
+        session.info[TIMERS_CHANGED] = True
 
 
 def clear_projections(session: Session, instance: ProcessInstance) -> None:
     """An ended instance has no open tasks and no waiting timers."""
-    for row in session.scalars(
-        select(HumanTask).where(
-            HumanTask.instance_id == instance.id, HumanTask.status == TaskStatus.OPEN
-        )
-    ):
-        row.status = TaskStatus.CANCELLED
-        row.completed_at = utcnow()
-    for row in session.scalars(select(Timer).where(Timer.instance_id == instance.id)):
-        session.delete(row)
+    _cancel(session, HumanTask.instance_id == instance.id)
+    session.execute(delete(Timer).where(Timer.instance_id == instance.id))

@@ -11,13 +11,14 @@ from uuid import UUID
 from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.dmn.specs.business_rule_task_mixin import BusinessRuleTaskMixin
 from SpiffWorkflow.task import Task, TaskState
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session, undefer
 
 from forms.validation import validate
 
-from . import audit_chain
+from . import audit_chain, workflow_cache
 from .catalog import may_start
+from .db import prebuilt_update, write_through
 from .errors import (
     EngineStepFailed,
     Forbidden,
@@ -83,7 +84,16 @@ def load_instance(
 
 
 def load_workflow(instance: ProcessInstance) -> BpmnWorkflow:
-    return load_state(instance.state_json, *specs_for(instance.version))
+    # An archived (ended) instance reads its state from the archive; every page works as before.
+    from .archive import instance_state
+
+    return load_state(instance_state(instance), *specs_for(instance.version))
+
+
+def load_workflow_for_change(session: Session, instance: ProcessInstance) -> BpmnWorkflow:
+    """The workflow to run a state change on: the one this process saved last as exactly
+    this state when it still has it (`engine.workflow_cache`), else restored from the row."""
+    return workflow_cache.take(session, instance) or load_workflow(instance)
 
 
 def load_task(session: Session, human_task_id: int) -> HumanTask:
@@ -194,29 +204,57 @@ def unclaim_task(session: Session, human_task_id: int, user: User) -> HumanTask:
     return row
 
 
+# Built once (the statement every completion starts with).
+_TASK_AND_LOCKED_INSTANCE = (
+    select(HumanTask, ProcessInstance)
+    .join(ProcessInstance, HumanTask.instance_id == ProcessInstance.id)
+    .where(HumanTask.id == bindparam("task_id"))
+    .options(undefer(ProcessInstance.state_json))
+    .with_for_update(of=ProcessInstance)
+    .execution_options(populate_existing=True)
+)
+
+
 def complete_task(session: Session, human_task_id: int, user: User, data: dict) -> ProcessInstance:
     """Validate `data` against the task's form, complete the task (claiming it if unclaimed)
     and run the engine to the next wait state."""
-    instance_id = session.scalar(select(HumanTask.instance_id).where(HumanTask.id == human_task_id))
-    if instance_id is None:
+    # One statement finds the task and locks its instance. On PostgreSQL a completion that
+    # waited for the lock may read the task row as it was before; the workflow, read fresh
+    # with the lock, then tells that the task is done (`_ready_task`).
+    found = session.execute(_TASK_AND_LOCKED_INSTANCE, {"task_id": human_task_id}).one_or_none()
+    if found is None:
         raise NotFound(f"任务 {human_task_id} 不存在", f"Task {human_task_id} not found")
-    instance = load_instance(session, instance_id, for_update=True)
-    row = load_task(session, human_task_id)  # read now that the instance is locked
+    row, instance = found
     _check_running(instance)
     return _complete(session, instance, row, user, data)
 
 
+_COMPLETE_TASK = prebuilt_update(
+    HumanTask.__table__,
+    key=("id",),
+    columns=("status", "claimed_by_id", "completed_by_id", "completed_at"),
+)
+
+
 def _complete(session, instance, row, user, data, *, retried_by: User | None = None):
     _check_workable(row, user)
-    workflow = load_workflow(instance)
+    workflow = load_workflow_for_change(session, instance)
     task = _ready_task(workflow, row)
     clean = validate_task_data(session, instance, row, data)
     task.data.update(clean)
     task.run()
-    row.status = TaskStatus.COMPLETED
-    row.claimed_by_id = row.claimed_by_id or user.id
-    row.completed_by_id = user.id
-    row.completed_at = utcnow()
+    write_through(
+        session,
+        row,
+        _COMPLETE_TASK,
+        {"id": row.id},
+        {
+            "status": TaskStatus.COMPLETED,
+            "claimed_by_id": row.claimed_by_id or user.id,
+            "completed_by_id": user.id,
+            "completed_at": utcnow(),
+        },
+    )
     payload = {"human_task": row.id, "name": row.name, "data": clean}
     if retried_by is not None:
         payload["retried_by"] = retried_by.username
@@ -291,7 +329,13 @@ def retry_instance(session: Session, instance_id: int, user: User) -> ProcessIns
         row = load_task(session, replay["human_task_id"])
         submitter = session.get(User, replay["user_id"])
         return _complete(session, instance, row, submitter, replay["data"], retried_by=user)
-    advance(session, instance, load_workflow(instance), actor=user.username, replay=replay)
+    advance(
+        session,
+        instance,
+        load_workflow_for_change(session, instance),
+        actor=user.username,
+        replay=replay,
+    )
     return instance
 
 
@@ -410,15 +454,43 @@ def _start_snapshot(instance: ProcessInstance) -> dict:
     }
 
 
+_SAVE_STATE = prebuilt_update(
+    ProcessInstance.__table__,
+    key=("id", "lock_version"),
+    columns=(
+        "state_json",
+        "serializer_version",
+        "updated_at",
+        "status",
+        "ended_at",
+        "lock_version",
+    ),
+)
+
+
 def save_instance(
     session: Session, instance: ProcessInstance, workflow: BpmnWorkflow, *, actor: str
 ) -> None:
-    instance.state_json = dump_state(workflow)
-    instance.serializer_version = SERIALIZER_VERSION
-    instance.updated_at = utcnow()
-    if workflow.is_completed():
-        instance.status = InstanceStatus.COMPLETED
-        instance.ended_at = utcnow()
+    session.flush()  # why: a new instance row first, and whatever else is pending on it
+    completed = workflow.is_completed()
+    now = utcnow()
+    state = dump_state(workflow)
+    write_through(
+        session,
+        instance,
+        _SAVE_STATE,
+        # The optimistic lock: the row must still hold the state this change started from.
+        {"id": instance.id, "lock_version": instance.lock_version},
+        {
+            "state_json": state,
+            "serializer_version": SERIALIZER_VERSION,
+            "updated_at": now,
+            "status": InstanceStatus.COMPLETED if completed else instance.status,
+            "ended_at": now if completed else instance.ended_at,
+            "lock_version": instance.lock_version + 1,
+        },
+    )
+    if completed:
         clear_projections(session, instance)
         audit_chain.record(
             session,
@@ -429,11 +501,10 @@ def save_instance(
             payload={},
         )
     else:
+        workflow_cache.keep_when_committed(session, instance, workflow, state)
         opened = sync_projections(session, instance, workflow)
-        if opened:
-            session.flush()  # why: listeners link to the new tasks by id
-            notify_tasks_opened(session, instance, opened, actor)
-    notify_instance_saved(session, instance, instance_data(workflow))
+        notify_tasks_opened(session, instance, opened, actor)
+    notify_instance_saved(session, instance, lambda: instance_data(workflow))
 
 
 # --- checks ---------------------------------------------------------------------------------

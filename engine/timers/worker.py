@@ -15,7 +15,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from ..db import database_url, make_engine, make_session_factory
 from ..duties import run_due_duties
-from ..models import Timer, utcnow
+from ..models import utcnow
+from ..projection import TIMERS_CHANGED
 from .firing import DEFAULT_MAX_ATTEMPTS, FireResult, fire_due_timers, next_due_at
 
 log = logging.getLogger("jiedai.worker")
@@ -98,20 +99,13 @@ class TimerWorker:
 
 
 _local_workers: weakref.WeakSet[TimerWorker] = weakref.WeakSet()
-_TIMERS_CHANGED = "jiedai_timers_changed"
-
-
-@event.listens_for(Session, "after_flush")
-def _note_timer_changes(session: Session, _context) -> None:
-    if _local_workers and any(isinstance(obj, Timer) for obj in (*session.new, *session.dirty)):
-        session.info[_TIMERS_CHANGED] = True
 
 
 @event.listens_for(Session, "after_commit")
 def _wake_local_workers(session: Session) -> None:
     # An in-process worker (`jiedai serve` on SQLite) sleeps up to `poll`; a timer committed
     # in this process may be due sooner, so let it look again at once.
-    if session.info.pop(_TIMERS_CHANGED, False):
+    if session.info.pop(TIMERS_CHANGED, False):
         for worker in list(_local_workers):
             worker.wake()
 

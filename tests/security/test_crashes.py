@@ -4,8 +4,8 @@ instance, task projection and audit chain unchanged; the app then starts and wor
 On SQLite (a file) and on PostgreSQL (a database of the test's own).
 
 The pause is injected from the test, not shipped in the product: the child process registers a
-SQLAlchemy `commit` listener (fired just before the DBAPI commit) that announces itself and
-sleeps, then runs the real CLI."""
+SQLAlchemy `commit` listener (fired just before the DBAPI commit of the transaction that wrote)
+that announces itself and sleeps, then runs the real CLI."""
 
 from __future__ import annotations
 
@@ -49,6 +49,9 @@ CHILD = textwrap.dedent(
     @event.listens_for(Engine, "commit")
     def _pause_before_commit(connection):
         wrote = sorted({s for s in statements if s.startswith(("UPDATE", "INSERT"))})
+        statements.clear()
+        if not wrote:
+            return  # a read-only transaction (the CLI's lookups) ends with a commit too
         print("IN-TRANSACTION", ";".join(wrote), flush=True)
         time.sleep(120)
 
