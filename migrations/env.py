@@ -2,7 +2,9 @@
 
 from alembic import context
 
-import engine.settings  # noqa: F401 — tables outside engine.models, for autogenerate
+import engine.archive  # noqa: F401 — tables outside engine.models, for autogenerate
+import engine.notifications  # noqa: F401
+import engine.settings  # noqa: F401
 import workflows.models  # noqa: F401 — the registers' tables, for autogenerate
 from engine.models import Base
 

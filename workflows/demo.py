@@ -21,6 +21,8 @@ from .p4.demo import load_p4_demo
 
 #: Role codes with one demo user each, named by the code; dept_supervisor gets one per department.
 DEMO_ROLE_USERS = [code for code in ROLE_LABELS if code != "dept_supervisor"]
+#: Demo users' e-mail addresses are `<username>@` this (a reserved domain: nothing leaves).
+DEMO_MAIL_DOMAIN = "jiedai.example"
 
 
 @dataclass
@@ -69,7 +71,8 @@ def create_demo_users(session: Session, password: str | None, result: DemoResult
         if username in existing:
             continue
         pw = password or secrets.token_urlsafe(9)
-        create_user(session, username, display_name, pw, roles, department=department)
+        user = create_user(session, username, display_name, pw, roles, department=department)
+        user.email = f"{username}@{DEMO_MAIL_DOMAIN}"  # reminders are e-mailed when SMTP is set
         result.passwords[username] = pw
 
 

@@ -88,6 +88,7 @@ PARAMS: dict[str, str] = {
     "kind": "csv",
     "filename": "css/app.css",
     "draft_id": "@missing",
+    "notification_id": "@missing",  # own ones: tests/web/test_notifications.py
     "version_id": "@p3_version",
     "name": "p3_owner_reception.bpmn",
 }
@@ -133,6 +134,12 @@ MATRIX: dict[str, dict[str, Expect]] = {
             "admin",
         )
     },
+    # --- notifications (each person's own; tests/web/test_notifications.py: another's is 404) --
+    "notifications.index": {"GET": signed_in()},
+    # No notification is anybody's here: 404 for all; the read-only auditor is refused first.
+    "notifications.open_notification": {"POST": writers(404)},
+    "notifications.mark_read": {"POST": writers(404)},
+    "notifications.mark_all_read": {"POST": writers(302)},
     # --- instances ---------------------------------------------------------------------------
     "instances.index": {"GET": signed_in()},
     "instances.start_list": {"GET": signed_in()},

@@ -12,6 +12,7 @@ from . import (
     calendar,
     instances,
     models,
+    notifications,
     registers,
     registers_p1,
     registers_p2,
@@ -31,4 +32,5 @@ BLUEPRINTS: list[Blueprint] = [
     attachments.bp,
     registers_p4.bp,
     models.bp,
+    notifications.bp,
 ]
