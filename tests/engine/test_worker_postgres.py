@@ -1,9 +1,9 @@
 """Timer workers on PostgreSQL: SKIP LOCKED, several real worker processes, one killed with
 SIGKILL mid-firing, every timer fired exactly once; and the engine's P3 flow on PostgreSQL.
 
-Each test creates and drops its own database on the server at `JIEDAI_TEST_PG_URL` (default
-127.0.0.1:5432, user root or postgres). Without a reachable server the tests skip with the
-reason; with `CI=true` they fail instead."""
+Each test creates and drops its own database (`tests/pg.py`: the server at `JIEDAI_TEST_PG_URL`,
+default 127.0.0.1:5432, user root or postgres). Without a reachable server the tests skip with
+the reason; with `CI=true` they fail instead."""
 
 from __future__ import annotations
 
@@ -13,7 +13,6 @@ import subprocess
 import sys
 import threading
 import time
-import uuid
 from collections import Counter
 from collections.abc import Iterator
 from datetime import datetime, timedelta
@@ -22,79 +21,27 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
-from sqlalchemy import create_engine, func, select, text
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import OperationalError
+from sqlalchemy import func, select
 
 from engine import audit_chain, timers
-from engine.bundles import DEFAULT_BPMN_DIR, collect_bundle
-from engine.db import make_engine, make_session_factory, perform
-from engine.deploy import deploy_bundle
+from engine.db import make_engine, make_session_factory
 from engine.models import AuditEvent, HumanTask, ProcessInstance, TaskStatus, Timer
-from engine.schema import migrate
 from engine.timers.firing import _claim
 from workflows import scenarios
-from workflows.demo import DemoResult, create_demo_users
 from workflows.p3 import PROCESS_ID as P3
 from workflows.p3 import samples
-from workflows.procedures import register_procedures
+
+from ..pg import p3_database
 
 ROOT = Path(__file__).resolve().parents[2]
 SHANGHAI = ZoneInfo("Asia/Shanghai")
-PASSWORD = "test-pass-2026"
-SERVER_URLS = (
-    [os.environ["JIEDAI_TEST_PG_URL"]]
-    if os.environ.get("JIEDAI_TEST_PG_URL")
-    else [
-        "postgresql+psycopg://root@127.0.0.1:5432/postgres",
-        "postgresql+psycopg://postgres@127.0.0.1:5432/postgres",
-    ]
-)
-
-
-def _server_url() -> str:
-    reasons = []
-    for url in SERVER_URLS:
-        engine = create_engine(url, isolation_level="AUTOCOMMIT")
-        try:
-            with engine.connect() as connection:
-                connection.execute(text("SELECT 1"))
-            return url
-        except OperationalError as exc:
-            detail = " ".join(str(exc.orig).split())[:160]
-            reasons.append(f"{make_url(url).render_as_string()}: {detail}")
-        finally:
-            engine.dispose()
-    reason = "no PostgreSQL server reachable (" + "; ".join(reasons) + ")"
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(reason)
-    pytest.skip(reason)
 
 
 @pytest.fixture
 def pg_url() -> Iterator[str]:
     """A fresh database `jiedai_test_<random>`, migrated, with P3 and the demo users."""
-    server = _server_url()
-    name = f"jiedai_test_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(server, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    url = make_url(server).set(database=name).render_as_string(hide_password=False)
-    try:
-        register_procedures()
-        engine = make_engine(url)
-        migrate(engine)
-        session = make_session_factory(engine)()
-        bundle = collect_bundle(DEFAULT_BPMN_DIR / "p3_owner_reception.bpmn")
-        perform(session, lambda s: deploy_bundle(s, bundle, "system:test"))
-        perform(session, lambda s: create_demo_users(s, PASSWORD, DemoResult()))
-        session.close()
-        engine.dispose()
+    with p3_database() as url:
         yield url
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 @pytest.fixture
@@ -143,8 +90,8 @@ def test_skip_locked_passes_over_an_instance_another_worker_holds(pg_url, pg_ses
     holder = factory()
     try:
         holder.begin()
-        held = _claim(holder, None, datetime.now(SHANGHAI))
-        assert held.instance_id == first  # the earliest; its instance row is now locked
+        held, locked = _claim(holder, None, datetime.now(SHANGHAI))
+        assert held.instance_id == locked.id == first  # the earliest; its row is now locked
         started = time.monotonic()
         result = timers.fire_next(factory())
         assert time.monotonic() - started < 5  # did not wait for the lock

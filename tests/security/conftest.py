@@ -13,25 +13,24 @@ sign_in         `sign_in(client, username)`: puts the user's id and a CSRF token
 
 from __future__ import annotations
 
-import os
 import shutil
-import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
 
 import pytest
 from itsdangerous import URLSafeTimedSerializer
-from sqlalchemy import create_engine, select, text
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import OperationalError
+from sqlalchemy import select
 
-from engine.bundles import DEFAULT_BPMN_DIR, collect_bundle, collect_bundles
+from engine.bundles import DEFAULT_BPMN_DIR, collect_bundles
 from engine.db import make_engine, make_session_factory, perform
 from engine.deploy import deploy_bundle
 from engine.models import User
 from engine.schema import migrate
-from workflows.demo import DemoResult, create_demo_users, load_demo
+from workflows.demo import load_demo
 from workflows.procedures import register_procedures
+
+from ..pg import p3_database, pg_database
+
+__all__ = ["pg_database"]  # test_backup.py makes its restore target with it
 
 PASSWORD = "test-pass-2026"
 SECRET_KEY = "jiedai-tests"  # tests/conftest.py's app fixture
@@ -84,71 +83,11 @@ def sign_in(app):
     return sign_in
 
 
-# --- PostgreSQL: a database of our own per test --------------------------------------------
-
-PG_SERVER_URLS = (
-    [os.environ["JIEDAI_TEST_PG_URL"]]
-    if os.environ.get("JIEDAI_TEST_PG_URL")
-    else [
-        "postgresql+psycopg://root@127.0.0.1:5432/postgres",
-        "postgresql+psycopg://postgres@127.0.0.1:5432/postgres",
-    ]
-)
-
-
-def pg_server_url() -> str:
-    """A reachable server, else skip with the reason (fail when `CI=true`)."""
-    reasons = []
-    for url in PG_SERVER_URLS:
-        engine = create_engine(url, isolation_level="AUTOCOMMIT")
-        try:
-            with engine.connect() as connection:
-                connection.execute(text("SELECT 1"))
-            return url
-        except OperationalError as exc:
-            reasons.append(
-                f"{make_url(url).render_as_string()}: {' '.join(str(exc.orig).split())[:160]}"
-            )
-        finally:
-            engine.dispose()
-    reason = "no PostgreSQL server reachable (" + "; ".join(reasons) + ")"
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(reason)
-    pytest.skip(reason)
-
-
-@contextmanager
-def pg_database(prefix: str = "jiedai_sec") -> Iterator[str]:
-    """Create an empty database, yield its URL, drop it afterwards."""
-    server = pg_server_url()
-    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(server, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield make_url(server).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-
-def prepare_p3(url: str) -> None:
-    """Migrate `url`, deploy P3 and add the demo users."""
-    register_procedures()
-    engine = make_engine(url)
-    migrate(engine)
-    session = make_session_factory(engine)()
-    bundle = collect_bundle(DEFAULT_BPMN_DIR / "p3_owner_reception.bpmn")
-    perform(session, lambda s: deploy_bundle(s, bundle, "system:test"))
-    perform(session, lambda s: create_demo_users(s, PASSWORD, DemoResult()))
-    session.close()
-    engine.dispose()
+# --- PostgreSQL: a database of our own per test (tests/pg.py) --------------------------------
 
 
 @pytest.fixture
 def pg_url() -> Iterator[str]:
     """A fresh PostgreSQL database with P3 deployed and the demo users."""
-    with pg_database() as url:
-        prepare_p3(url)
+    with p3_database("jiedai_sec") as url:
         yield url
