@@ -1,11 +1,16 @@
-"""Who may work on a task, and the inbox: an indexed query on the task projection."""
+"""Who may work on a task, and the inbox: indexed queries on the task projection."""
 
 from __future__ import annotations
 
-from sqlalchemy import Select, and_, exists, func, or_, select
-from sqlalchemy.orm import Session
+import functools
+from dataclasses import dataclass
 
-from .models import HumanTask, HumanTaskCandidate, Role, TaskStatus, User, UserRole
+from sqlalchemy import Select, and_, bindparam, func, or_, select, true, union_all
+from sqlalchemy.orm import Session, selectinload
+
+from .lanes import role_codes
+from .models import HumanTask, ProcessInstance, ProcessVersion, Role, TaskStatus, User, UserRole
+from .specs_cache import specs_for
 
 
 def can_work_on(user: User, task: HumanTask) -> bool:
@@ -20,49 +25,154 @@ def can_work_on(user: User, task: HumanTask) -> bool:
     return task.candidate_department is None or task.candidate_department == user.department
 
 
-def _visible_to(user: User):
-    roles = sorted(user.role_codes)
+#: The inbox order: the tasks I claimed first, then the others, each by due time (undated
+#: last), then oldest. `ix_human_task_inbox` (migration 0011) holds (status, assignee, lane,
+#: department) and then these, so the open tasks of a lane and department that nobody is
+#: assigned by name are read off it in this order, and a person's assigned tasks are one range.
+ORDER = ("undated", "due_at", "created_at", "id")
+_ORDER_COLUMNS = (
+    HumanTask.due_at.is_(None).label("undated"),
+    HumanTask.due_at.label("due_at"),
+    HumanTask.created_at.label("created_at"),
+    HumanTask.id.label("id"),
+)
+
+
+#: The inbox page counts this far and then says "more than": a busy role holds tens of
+#: thousands of open tasks, and counting all of them on every view costs more than the page.
+COUNT_LIMIT = 500
+
+_lanes_by_checksum: dict[str, frozenset[str]] = {}
+
+
+def _lanes(session: Session) -> frozenset[str]:
+    """Every lane name of every deployed version (versions are immutable: cached by checksum,
+    derived from the specs the runtime caches too)."""
+    lanes: set[str] = set()
+    for version_id, checksum in session.execute(select(ProcessVersion.id, ProcessVersion.checksum)):
+        if checksum not in _lanes_by_checksum:
+            spec, subprocess_specs = specs_for(session.get(ProcessVersion, version_id))
+            _lanes_by_checksum[checksum] = frozenset(
+                task_spec.lane
+                for process in (spec, *subprocess_specs.values())
+                for task_spec in process.task_specs.values()
+                if getattr(task_spec, "lane", None)
+            )
+        lanes |= _lanes_by_checksum[checksum]
+    return frozenset(lanes)
+
+
+def my_lanes(session: Session, user: User) -> list[str]:
+    """The lanes whose tasks the user's roles may take."""
+    return sorted(
+        lane for lane in _lanes(session) if user.role_codes.intersection(role_codes(lane))
+    )
+
+
+#: Counting "all": a bound limit beyond any inbox, so one statement serves both kinds of count.
+_NO_LIMIT = 2**62
+
+
+@dataclass(frozen=True)
+class _Statements:
+    claimed: Select  # ordered ids of what I claimed
+    unclaimed: Select  # a page of the others' ids: limit, offset
+    count_claimed: Select
+    count_unclaimed: Select  # limit
+
+
+@functools.cache
+def _statements(lane_count: int, with_department: bool) -> _Statements:
+    """The inbox statements for a user with `lane_count` lanes, with or without a department,
+    built once with bound parameters: built afresh on each view, SQLAlchemy's cache key for a
+    union of a dozen parts costs more than running it."""
+    open_task = HumanTask.status == TaskStatus.OPEN
+    departments = [HumanTask.candidate_department.is_(None)]
+    if with_department:
+        departments.append(HumanTask.candidate_department == bindparam("department"))
     by_role = and_(
         HumanTask.assignee_id.is_(None),
-        exists().where(
-            HumanTaskCandidate.task_id == HumanTask.id, HumanTaskCandidate.role_code.in_(roles)
-        ),
-        or_(
-            HumanTask.candidate_department.is_(None),
-            HumanTask.candidate_department == user.department,
-        ),
+        HumanTask.lane.in_(bindparam("lanes", expanding=True)),
+        or_(*departments),
     )
-    return or_(HumanTask.assignee_id == user.id, by_role)
+    claimed = select(*_ORDER_COLUMNS).where(
+        open_task,
+        HumanTask.claimed_by_id == bindparam("user_id"),
+        or_(HumanTask.assignee_id == bindparam("user_id"), by_role),
+    )
+    # Spelled so that no index can serve it: the unclaimed are nearly all open tasks, a skew
+    # SQLite's statistics do not show, and it would otherwise walk ix_human_task_claimed.
+    base = select(*_ORDER_COLUMNS).where(open_task, HumanTask.claimed_by_id.is_(None) == true())
+    parts = [
+        base.where(
+            HumanTask.lane == bindparam(f"lane_{index}"),
+            department,
+            HumanTask.assignee_id.is_(None),
+        )
+        for index in range(lane_count)
+        for department in departments
+    ]
+    parts.append(base.where(HumanTask.assignee_id == bindparam("user_id")))
+    unclaimed = union_all(*parts)
+    limit = bindparam("limit")
+
+    def count(query) -> Select:
+        return select(func.count()).select_from(query.limit(limit).subquery())
+
+    return _Statements(
+        claimed=claimed.order_by(*ORDER),
+        unclaimed=unclaimed.order_by(*ORDER).limit(limit).offset(bindparam("offset")),
+        # No limit here: PostgreSQL, counting on a LIMIT being reached early, would read the
+        # whole table for someone whose finished tasks (claimed too) are many.
+        count_claimed=select(func.count()).select_from(claimed.subquery()),
+        count_unclaimed=count(unclaimed),
+    )
 
 
-def inbox_query(user: User) -> Select:
-    """Open tasks this user may work on and nobody else has claimed: mine first, then by due
-    time (earliest first, undated last), then oldest."""
-    return (
-        select(HumanTask)
-        .where(
-            HumanTask.status == TaskStatus.OPEN,
-            _visible_to(user),
-            or_(HumanTask.claimed_by_id.is_(None), HumanTask.claimed_by_id == user.id),
-        )
-        .order_by(
-            HumanTask.claimed_by_id.is_(None),
-            HumanTask.due_at.is_(None),
-            HumanTask.due_at,
-            HumanTask.created_at,
-            HumanTask.id,
-        )
-    )
+def _prepared(session: Session, user: User) -> tuple[_Statements, dict]:
+    """The statements of `user`'s inbox and their parameters.
+
+    What I claimed and may still work on (a person's own handful, sorted as it is), and the
+    unclaimed tasks I may take as a union of parts each read in the inbox order from one index
+    range: one part per lane of my roles and department (none, or mine) for the unassigned,
+    and the tasks assigned to me by name. The database merges the ordered parts and stops at
+    the page, where one query over every lane would sort all open tasks of a busy role first.
+    The rule is `can_work_on`'s (whose roles are the lane's)."""
+    lanes = my_lanes(session, user)
+    params = {"user_id": user.id, "lanes": lanes, "department": user.department}
+    params |= {f"lane_{index}": lane for index, lane in enumerate(lanes)}
+    return _statements(len(lanes), user.department is not None), params
 
 
 def inbox(session: Session, user: User, *, limit: int = 50, offset: int = 0) -> list[HumanTask]:
-    return list(session.scalars(inbox_query(user).limit(limit).offset(offset)))
+    """A page of the open tasks this user may work on and nobody else has claimed, in the
+    inbox order, with each task's instance loaded (the page shows its reference and title; a
+    lazy load per row would be 50 more round trips)."""
+    statements, params = _prepared(session, user)
+    claimed = [row.id for row in session.execute(statements.claimed, params)]
+    ids = claimed[offset : offset + limit]
+    if len(ids) < limit:
+        rest = {"limit": limit - len(ids), "offset": max(offset - len(claimed), 0)}
+        ids += [row.id for row in session.execute(statements.unclaimed, params | rest)]
+    if not ids:
+        return []
+    # The instance without its version: a page shows only the instance's own columns.
+    instance = selectinload(HumanTask.instance).lazyload(ProcessInstance.version)
+    tasks = session.scalars(select(HumanTask).where(HumanTask.id.in_(ids)).options(instance))
+    by_id = {task.id: task for task in tasks}
+    return [by_id[task_id] for task_id in ids]
 
 
-def inbox_count(session: Session, user: User) -> int:
-    return session.scalar(
-        select(func.count()).select_from(inbox_query(user).order_by(None).subquery())
-    )
+def inbox_count(session: Session, user: User, *, at_most: int | None = None) -> int:
+    """How many tasks the inbox holds; with `at_most`, counting stops after at_most + 1, so a
+    result above `at_most` means "more than at_most" (a busy role has tens of thousands of
+    open tasks, and counting every one on each page view would cost more than the page)."""
+    statements, params = _prepared(session, user)
+    limit = _NO_LIMIT if at_most is None else at_most + 1
+    total = session.scalar(statements.count_claimed, params)
+    if total < limit:
+        total += session.scalar(statements.count_unclaimed, params | {"limit": limit - total})
+    return min(total, limit)
 
 
 def eligible_users(session: Session, role_codes: list[str]) -> list[User]:

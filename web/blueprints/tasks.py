@@ -11,7 +11,7 @@ from engine import runtime
 from engine.db import perform
 from engine.errors import FormInvalid, InstanceFailed, JiedaiError
 from engine.history import instance_history
-from engine.inbox import can_work_on, inbox, inbox_count
+from engine.inbox import COUNT_LIMIT, can_work_on, inbox, inbox_count
 from engine.models import HumanTask, TaskStatus
 from engine.workload import workload
 from forms.rendering import render_fields
@@ -43,14 +43,18 @@ def inbox_view():
     session, user = get_session(), signed_in_user()
     page = max(request.args.get("page", 1, type=int), 1)
     rows = inbox(session, user, limit=PER_PAGE, offset=(page - 1) * PER_PAGE)
-    total = inbox_count(session, user)
+    total = inbox_count(session, user, at_most=COUNT_LIMIT)
+    pages = -(-min(total, COUNT_LIMIT) // PER_PAGE)
+    if total > COUNT_LIMIT and len(rows) == PER_PAGE:
+        pages = max(pages, page + 1)  # more than counted: there may be a page after this one
     return render_template(
         "tasks/inbox.html",
         may_see_team=user.has_role(*TEAM_VIEW_ROLES),
         tasks=rows,
         total=total,
+        more_than=COUNT_LIMIT if total > COUNT_LIMIT else None,
         page=page,
-        per_page=PER_PAGE,
+        pages=pages,
         user_id=user.id,
     )
 

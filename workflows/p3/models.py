@@ -27,6 +27,7 @@ class OwnerContact(Base):
     __table_args__ = (
         Index("ix_p3_contact_category_received", "category", "received_at"),
         Index("ix_p3_contact_status_received", "status", "received_at"),
+        Index("ix_p3_contact_received", "received_at", "id"),  # the ledger's page order
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

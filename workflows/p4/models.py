@@ -51,6 +51,8 @@ class Pass(Base):
         UniqueConstraint("pass_type", "year", "seq", name="uq_p4_pass_type_year_seq"),
         Index("ix_p4_pass_type_status", "pass_type", "status"),
         Index("ix_p4_pass_unit", "unit"),
+        Index("ix_p4_pass_issued", "issued_on", "id"),  # the register's page order
+        Index("ix_p4_pass_status_valid", "status", "valid_until"),  # active / expired
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
