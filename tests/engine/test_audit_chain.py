@@ -5,17 +5,14 @@ tampering at the right event, and several processes appending at once never fork
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import time
-import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, delete, select, text, update
-from sqlalchemy.engine import make_url
+from sqlalchemy import delete, select, update
 
 from engine import audit_chain
 from engine.audit_chain import _canonical_row, canonical_json, event_document
@@ -23,9 +20,8 @@ from engine.db import make_engine, make_session_factory, perform
 from engine.models import AuditEvent
 from engine.schema import migrate
 
-PG_ADMIN_URL = os.environ.get(
-    "JIEDAI_TEST_PG_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
-)
+from ..pg import pg_database
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 PROCESSES = 4
 EVENTS_PER_PROCESS = 60
@@ -336,26 +332,11 @@ def test_several_processes_keep_one_chain_on_sqlite(sqlite_url):
 
 @pytest.fixture
 def postgres_url():
-    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    try:
-        connection = admin.connect()
-    except Exception as exc:  # noqa: BLE001 — any failure to connect means no server
-        admin.dispose()
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"PostgreSQL is required in CI: {exc}")
-        pytest.skip(f"no PostgreSQL server at {PG_ADMIN_URL}: {exc.__class__.__name__}")
-    name = f"jiedai_chain_{uuid.uuid4().hex[:10]}"
-    connection.execute(text(f'CREATE DATABASE "{name}"'))
-    url = make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
-    engine = make_engine(url)
-    migrate(engine)
-    engine.dispose()
-    try:
+    with pg_database("jiedai_chain") as url:
+        engine = make_engine(url)
+        migrate(engine)
+        engine.dispose()
         yield url
-    finally:
-        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        connection.close()
-        admin.dispose()
 
 
 @pytest.mark.postgres
