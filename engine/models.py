@@ -257,6 +257,33 @@ Index(
     HumanTask.claimed_by_id,  # last: the team workload counts from the index alone
 )
 
+#: PostgreSQL only (migration 0013): the unclaimed open tasks of a lane, without and with a
+#: department, and of an assignee, in the inbox order. PostgreSQL does not take `IS NULL` as
+#: fixing an index column for the order, so it cannot read these in order off
+#: ix_human_task_inbox.
+_UNCLAIMED = (HumanTask.status == TaskStatus.OPEN) & HumanTask.claimed_by_id.is_(None)
+_UNASSIGNED = _UNCLAIMED & HumanTask.assignee_id.is_(None)
+_INBOX_ORDER = (HumanTask.due_at.is_(None), HumanTask.due_at, HumanTask.created_at, HumanTask.id)
+Index(
+    "ix_human_task_inbox_pool",
+    HumanTask.lane,
+    *_INBOX_ORDER,
+    postgresql_where=_UNASSIGNED & HumanTask.candidate_department.is_(None),
+).ddl_if(dialect="postgresql")
+Index(
+    "ix_human_task_inbox_department",
+    HumanTask.lane,
+    HumanTask.candidate_department,
+    *_INBOX_ORDER,
+    postgresql_where=_UNASSIGNED & HumanTask.candidate_department.is_not(None),
+).ddl_if(dialect="postgresql")
+Index(
+    "ix_human_task_inbox_assigned",
+    HumanTask.assignee_id,
+    *_INBOX_ORDER,
+    postgresql_where=_UNCLAIMED & HumanTask.assignee_id.is_not(None),
+).ddl_if(dialect="postgresql")
+
 
 class HumanTaskCandidate(Base):
     """One row per candidate role of an open task: the inbox joins on (role_code, task)."""
