@@ -188,8 +188,7 @@ TIMERS_CHANGED = "jiedai_timers_changed"
 def _sync_timers(session: Session, instance: ProcessInstance, timers) -> None:
     connection = session.connection()
     rows = {
-        row.task_guid: row
-        for row in connection.execute(_TIMER_ROWS, {"instance_id": instance.id})
+        row.task_guid: row for row in connection.execute(_TIMER_ROWS, {"instance_id": instance.id})
     }
     waiting = {str(task.id): (task, due) for task, due in timers}
     stale = [row.id for guid, row in rows.items() if guid not in waiting]
