@@ -97,7 +97,9 @@ def _load(connection: Connection) -> dict[date, bool]:
 
 @event.listens_for(Session, "after_begin")
 def _activate(session: Session, transaction: SessionTransaction, connection: Connection) -> None:
-    session.info[_PREVIOUS] = ACTIVE_OVERRIDES.get()
+    # A session may begin on its connection more than once before its transaction ends
+    # (a second bind, a savepoint): what to restore is what was active before the first.
+    session.info.setdefault(_PREVIOUS, ACTIVE_OVERRIDES.get())
     ACTIVE_OVERRIDES.set(overrides_for(connection))
 
 

@@ -66,6 +66,16 @@ def seeded_pg():
         engine.dispose()
 
 
+@pytest.fixture(autouse=True)
+def _end_read_transactions(request):
+    """The module's sessions end each test's reads: a transaction left open across tests
+    would leave the working-day calendar of `engine.holidays` active for the next ones."""
+    yield
+    for name in ("seeded", "seeded_pg"):
+        if name in request.fixturenames:
+            request.getfixturevalue(name)[0].rollback()
+
+
 def _open(session, process_id: str) -> int:
     return session.scalar(
         select(func.count())
