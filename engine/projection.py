@@ -52,9 +52,8 @@ _INSERT_TIMERS = insert(_TIMERS)
 def sync_projections(
     session: Session, instance: ProcessInstance, workflow: BpmnWorkflow
 ) -> list[HumanTask]:
-    """Bring both tables in step; returns the human tasks that opened."""
-    # Written once here, so the light reads below go straight to the connection.
-    session.flush()
+    """Bring both tables in step; returns the human tasks that opened. The caller has flushed
+    the session (`runtime.save_instance`), so the light reads go straight to the connection."""
     timers = _waiting_timers(workflow)
     opened = _sync_human_tasks(session, instance, workflow, timers)
     _sync_timers(session, instance, timers)
@@ -84,10 +83,10 @@ def _sync_human_tasks(session, instance, workflow, timers) -> list[HumanTask]:
 def _open(session, instance, task: Task, guid: str, seq: int, due_at) -> HumanTask:
     """Insert the task's row and its candidate roles; the returned object is the row as
     saved, part of the session (listeners read it) without the unit of work writing it."""
-    values = _new_row_values(session, instance, task, guid, seq, due_at)
+    roles = role_codes(task.task_spec.lane)
+    values = _new_row_values(session, instance, task, guid, seq, due_at, roles)
     connection = session.connection()
     values["id"] = connection.execute(_INSERT_TASK, values).scalar_one()
-    roles = role_codes(task.task_spec.lane)
     if roles:
         connection.execute(
             _INSERT_CANDIDATES, [{"task_id": values["id"], "role_code": code} for code in roles]
@@ -107,7 +106,7 @@ def _cancel(session: Session, which) -> None:
     )
 
 
-def _new_row_values(session, instance, task: Task, guid: str, seq: int, due_at) -> dict:
+def _new_row_values(session, instance, task: Task, guid: str, seq: int, due_at, roles) -> dict:
     spec = task.task_spec
     props = task_properties(task)
     values = {
@@ -134,7 +133,7 @@ def _new_row_values(session, instance, task: Task, guid: str, seq: int, due_at) 
     assignee_field = props.get("assigneeField")
     if assignee_field:
         values["assignee_id"] = _user_id(session, task.data.get(assignee_field))
-    elif not role_codes(spec.lane):
+    elif not roles:
         # Outside any lane: the person who started the instance (as in SpiffArena).
         values["assignee_id"] = instance.started_by_id
     return values
