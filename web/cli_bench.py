@@ -15,6 +15,13 @@ def bench() -> None:
 
 
 RECORD = click.option("--record", is_flag=True, help="Append the table to docs/BENCHMARKS.md.")
+CLIENTS = click.option(
+    "--clients",
+    default=8,
+    show_default=True,
+    type=click.IntRange(5, 64),
+    help="Concurrent clients, each a different user (at least one per role).",
+)
 
 
 @bench.command("engine")
@@ -131,13 +138,7 @@ def bench_inbox(
     type=click.IntRange(min=1),
     help="Approvals to work (5 completions each).",
 )
-@click.option(
-    "--clients",
-    default=8,
-    show_default=True,
-    type=click.IntRange(5, 64),
-    help="Concurrent clients, each a different user (at least one per role).",
-)
+@CLIENTS
 @click.option(
     "--seconds",
     default=120.0,
@@ -176,13 +177,7 @@ def bench_http(
     type=click.IntRange(min=1),
     help="Approvals started in each set-up (more than the time allows: nobody runs dry).",
 )
-@click.option(
-    "--clients",
-    default=8,
-    show_default=True,
-    type=click.IntRange(5, 64),
-    help="Concurrent clients, each a different user.",
-)
+@CLIENTS
 @click.option(
     "--seconds",
     default=60.0,
